@@ -1,0 +1,207 @@
+/*
+ * conn.c - the engine-neutral connection (see conn.h): input accumulation, protocol
+ * dispatch, the dirty list and counters.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+
+void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
+{
+	dst->accepted += src->accepted;
+	dst->closed += src->closed;
+	dst->refused += src->refused;
+	dst->idle_closed += src->idle_closed;
+	dst->errors += src->errors;
+	dst->bytes_in += src->bytes_in;
+	dst->bytes_out += src->bytes_out;
+	dst->requests += src->requests;
+	dst->accept_backoffs += src->accept_backoffs;
+	dst->enobufs += src->enobufs;
+}
+
+static size_t align16(size_t n)
+{
+	return (n + 15u) & ~(size_t)15u;
+}
+
+size_t rl_conn_alloc_size(const struct rl_server *srv, size_t engine_size)
+{
+	return align16(engine_size) + srv->proto->conn_state_size;
+}
+
+int rl_conn_open(struct rl_conn *c, struct rl_loop *loop, size_t engine_size, uint64_t now_ns)
+{
+	struct rl_server *srv = loop->srv;
+	const struct rl_proto *proto = srv->proto;
+
+	c->loop = loop;
+	c->state = (uint8_t *)c + align16(engine_size);
+	rl_sendq_init(&c->sq);
+	c->rx = NULL;
+	c->rx_len = 0;
+	c->rx_cap = 0;
+	c->dirty_next = NULL;
+	c->id = atomic_fetch_add_explicit(&srv->next_conn_id, 1, memory_order_relaxed) + 1;
+	c->last_active_ns = now_ns;
+	c->flags = 0;
+	if (proto->on_open)
+		return proto->on_open(c);
+	return 0;
+}
+
+void rl_conn_mark_dirty(struct rl_conn *c)
+{
+	if (c->flags & RL_CONN_DIRTY)
+		return;
+	c->flags |= RL_CONN_DIRTY;
+	c->dirty_next = c->loop->dirty_head;
+	c->loop->dirty_head = c;
+}
+
+static int rx_reserve(struct rl_conn *c, size_t need, size_t limit)
+{
+	size_t ncap;
+	uint8_t *n;
+
+	if (need > limit)
+		return -EMSGSIZE;
+	if (need <= c->rx_cap)
+		return 0;
+	ncap = c->rx_cap ? c->rx_cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > limit)
+		ncap = limit;
+	n = realloc(c->rx, ncap);
+	if (!n)
+		return -ENOMEM;
+	c->rx = n;
+	c->rx_cap = ncap;
+	return 0;
+}
+
+int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_ns)
+{
+	const struct rl_server *srv = c->loop->srv;
+	long used;
+	int ret;
+
+	c->loop->stats.bytes_in += n;
+	c->last_active_ns = now_ns;
+	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
+		return 0; /* closing: input after a close request is discarded */
+
+	if (!c->rx_len) {
+		/* Fast path: the protocol reads the engine's buffer in place. */
+		used = srv->proto->on_data(c, p, n);
+		if (used < 0)
+			return (int)used;
+		if ((size_t)used == n)
+			return 0;
+		p += used;
+		n -= (size_t)used;
+		ret = rx_reserve(c, n, srv->cfg.max_input);
+		if (ret)
+			return ret;
+		memcpy(c->rx, p, n);
+		c->rx_len = n;
+		return 0;
+	}
+
+	ret = rx_reserve(c, c->rx_len + n, srv->cfg.max_input);
+	if (ret)
+		return ret;
+	memcpy(c->rx + c->rx_len, p, n);
+	c->rx_len += n;
+	used = srv->proto->on_data(c, c->rx, c->rx_len);
+	if (used < 0)
+		return (int)used;
+	c->rx_len -= (size_t)used;
+	if (c->rx_len)
+		memmove(c->rx, c->rx + used, c->rx_len);
+	return 0;
+}
+
+void rl_conn_eof(struct rl_conn *c)
+{
+	const struct rl_proto *proto = c->loop->srv->proto;
+
+	c->flags |= RL_CONN_EOF;
+	if (proto->on_eof)
+		proto->on_eof(c);
+	else
+		rl_conn_close(c);
+}
+
+void rl_conn_release(struct rl_conn *c)
+{
+	const struct rl_proto *proto = c->loop->srv->proto;
+
+	rl_conn_forget_dirty(c);
+	if (proto->on_close)
+		proto->on_close(c);
+	rl_sendq_clear(&c->sq);
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = c->rx_cap = 0;
+}
+
+int rl_conn_send(struct rl_conn *c, const void *p, size_t n)
+{
+	int ret;
+
+	if (c->flags & RL_CONN_ABORT)
+		return 0;
+	ret = rl_sendq_append(&c->sq, p, n);
+	if (ret)
+		return ret;
+	rl_conn_mark_dirty(c);
+	return 0;
+}
+
+int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len)
+{
+	int ret;
+
+	if (c->flags & RL_CONN_ABORT)
+		return 0;
+	ret = rl_sendq_append_chunk(&c->sq, ch, off, len);
+	if (ret)
+		return ret;
+	rl_conn_mark_dirty(c);
+	return 0;
+}
+
+void rl_conn_forget_dirty(struct rl_conn *c)
+{
+	struct rl_conn **pp;
+
+	if (!(c->flags & RL_CONN_DIRTY))
+		return;
+	for (pp = &c->loop->dirty_head; *pp; pp = &(*pp)->dirty_next) {
+		if (*pp == c) {
+			*pp = c->dirty_next;
+			break;
+		}
+	}
+	c->flags &= ~RL_CONN_DIRTY;
+}
+
+void rl_conn_close(struct rl_conn *c)
+{
+	if (c->flags & RL_CONN_ABORT)
+		return;
+	c->flags |= RL_CONN_CLOSE_AFTER;
+	rl_conn_mark_dirty(c);
+}
+
+void rl_conn_abort(struct rl_conn *c)
+{
+	c->flags |= RL_CONN_ABORT;
+	rl_conn_mark_dirty(c);
+}

@@ -1,0 +1,141 @@
+/*
+ * conn.h - the engine-neutral connection: what protocols may do to a connection, and
+ * what every engine shares (send queue, unconsumed input, the dirty list, counters).
+ *
+ * Each engine embeds a struct rl_conn in its own connection type and a struct rl_loop in
+ * its per-thread loop.  Protocol calls only queue work and mark the connection dirty; the
+ * engine flushes dirty connections once per loop turn, before it waits for events (one
+ * submit for the whole batch on io_uring, one send per connection on epoll).
+ */
+#ifndef RL_CONN_H
+#define RL_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+#include "sendq.h"
+
+struct rl_server;
+
+/* Counters kept per loop (no atomics on the hot path) and summed at exit. */
+struct rl_stats {
+	uint64_t accepted;
+	uint64_t closed;
+	uint64_t refused; /* accepted then closed at once: --max-conns reached */
+	uint64_t idle_closed;
+	uint64_t errors; /* connections dropped by a socket error or a protocol error */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t requests;	  /* what the protocol counts as a request (echo: each read) */
+	uint64_t accept_backoffs; /* EMFILE/ENFILE/ENOMEM on accept */
+	uint64_t enobufs;	  /* io_uring: multishot recv ran out of provided buffers */
+};
+
+/* Adds every counter of `src` into `dst`. */
+void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src);
+
+struct rl_loop {
+	struct rl_server *srv;
+	struct rl_conn *dirty_head; /* connections with work queued since the last flush */
+	struct rl_stats stats;
+	unsigned index; /* thread number, 0..threads-1 */
+};
+
+enum {
+	RL_CONN_DIRTY = 1u << 0,       /* on the loop's dirty list */
+	RL_CONN_CLOSE_AFTER = 1u << 1, /* close once the send queue is empty */
+	RL_CONN_ABORT = 1u << 2,       /* close now, dropping queued bytes */
+	RL_CONN_EOF = 1u << 3,	       /* the peer sent FIN */
+};
+
+struct rl_conn {
+	struct rl_loop *loop;
+	struct rl_sendq sq;
+	uint8_t *rx; /* unconsumed input, when the protocol left some */
+	size_t rx_len;
+	size_t rx_cap;
+	struct rl_conn *dirty_next;
+	uint64_t id;
+	uint64_t last_active_ns;
+	uint32_t flags;
+	void *state; /* proto->conn_state_size bytes, zeroed */
+};
+
+/*
+ * Initialises the engine-neutral part of a connection.  The engine allocated it zeroed,
+ * with rl_conn_alloc_size(srv, engine_size) bytes, and struct rl_conn as the first member
+ * of its `engine_size`-byte type; the protocol state follows.  Calls proto->on_open.
+ * Returns 0, or -errno when the connection must be dropped.
+ */
+int rl_conn_open(struct rl_conn *c, struct rl_loop *loop, size_t engine_size, uint64_t now_ns);
+
+/* Bytes an engine allocates for a connection whose engine type is `engine_size` bytes. */
+size_t rl_conn_alloc_size(const struct rl_server *srv, size_t engine_size);
+
+/*
+ * Hands received bytes to the protocol, keeping what it does not consume for next time.
+ * `p` may be reused by the engine as soon as this returns.  Returns 0, or -errno when
+ * the connection must be dropped (protocol error, -EMSGSIZE when unconsumed input passes
+ * the limit, -ENOMEM).
+ */
+int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_ns);
+
+/* Tells the protocol the peer sent FIN (default: close after the queued replies). */
+void rl_conn_eof(struct rl_conn *c);
+
+/* Takes `c` off its loop's dirty list if it is on it (before freeing it). */
+void rl_conn_forget_dirty(struct rl_conn *c);
+
+/* Tells the protocol the connection is going away and frees engine-neutral memory.
+ * Takes it off the dirty list too, so the engine may free it right after. */
+void rl_conn_release(struct rl_conn *c);
+
+/* ---- what protocols call ---- */
+
+/* Queues a copy of `n` bytes for sending, in order.  Returns 0 or -ENOMEM. */
+int rl_conn_send(struct rl_conn *c, const void *p, size_t n);
+
+/* Queues `len` bytes of a shared chunk (reference taken).  Returns 0 or -ENOMEM. */
+int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len);
+
+/* Closes the connection once everything queued has been sent. */
+void rl_conn_close(struct rl_conn *c);
+
+/* Closes the connection at once, dropping what is queued. */
+void rl_conn_abort(struct rl_conn *c);
+
+/* Counts one request served (for the final counters). */
+static inline void rl_conn_count_request(struct rl_conn *c)
+{
+	c->loop->stats.requests++;
+}
+
+/* Returns the protocol's per-connection state. */
+static inline void *rl_conn_state(struct rl_conn *c)
+{
+	return c->state;
+}
+
+/* Returns the bytes queued and not yet sent. */
+static inline size_t rl_conn_queued(const struct rl_conn *c)
+{
+	return c->sq.bytes;
+}
+
+/* ---- what engines call ---- */
+
+/* Puts `c` on its loop's dirty list (idempotent). */
+void rl_conn_mark_dirty(struct rl_conn *c);
+
+/* Detaches and returns the loop's dirty list (linked through dirty_next). */
+static inline struct rl_conn *rl_loop_take_dirty(struct rl_loop *loop)
+{
+	struct rl_conn *head = loop->dirty_head;
+
+	loop->dirty_head = NULL;
+	return head;
+}
+
+#endif

@@ -1,0 +1,341 @@
+/*
+ * engine_blocking.c - the classic socket server: an accept loop and one thread per
+ * connection doing blocking recv() and send().
+ *
+ * Done the way a careful textbook server does it: send-all semantics (short writes are
+ * retried, EINTR is retried), MSG_NOSIGNAL instead of dying on SIGPIPE, TCP_NODELAY like
+ * the other engines, small thread stacks so thousands of connections fit, at most
+ * --max-conns threads (the accept loop waits for a slot rather than refusing), idle
+ * connections cut by SO_RCVTIMEO, and every thread joined: a finished connection thread
+ * parks itself on a list that the accept loop reaps, so no zombie threads pile up.
+ *
+ * --threads does not apply: concurrency here is one thread per connection by design.
+ * Stop: the accept loop is woken with shutdown() on the listener; connection threads get
+ * shutdown(SHUT_RD), so their recv() returns 0 and they send what they owe, then exit.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+#define READ_BUF_SIZE	  (64u * 1024u)
+#define THREAD_STACK	  (256u * 1024u)
+#define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
+#define SEND_IOV_MAX	  16
+
+struct bconn {
+	struct rl_conn base; /* first */
+	struct bconn *prev, *next;
+	struct bstate *s;
+	pthread_t thread;
+	int fd;
+};
+
+struct bstate {
+	struct rl_server *srv;
+	pthread_t acceptor;
+	bool acceptor_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a connection ended, or stop */
+	pthread_attr_t attr;
+	struct bconn *live;
+	struct bconn *finished; /* ended threads waiting to be joined */
+	unsigned nlive;
+	struct rl_stats stats; /* acceptor + ended connections */
+	int lfd;
+};
+
+/* Sends the whole queue, however many calls it takes.  Returns 0 or -errno. */
+static int send_all(struct bconn *c, struct rl_stats *st)
+{
+	struct iovec iov[SEND_IOV_MAX];
+	struct msghdr msg = {.msg_iov = iov};
+	ssize_t n;
+
+	while (rl_sendq_bytes(&c->base.sq)) {
+		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, SEND_IOV_MAX);
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		rl_sendq_consume(&c->base.sq, (size_t)n);
+		st->bytes_out += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Serves one connection until it ends.  Returns 0 or -errno (a dropped connection). */
+static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
+{
+	const struct rl_server_config *cfg = &loop->srv->cfg;
+	ssize_t n;
+	int ret;
+
+	if (cfg->idle_timeout_ns) {
+		struct timeval tv = {
+		    .tv_sec = (time_t)(cfg->idle_timeout_ns / RL_NSEC_PER_SEC),
+		    .tv_usec = (suseconds_t)(cfg->idle_timeout_ns % RL_NSEC_PER_SEC / 1000)};
+
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	ret = rl_conn_open(&c->base, loop, sizeof(*c), rl_now_ns());
+	for (;;) {
+		/* Only this thread touches this connection: its dirty mark is just cleared. */
+		rl_loop_take_dirty(loop);
+		c->base.flags &= ~RL_CONN_DIRTY;
+		if (ret < 0 || (c->base.flags & RL_CONN_ABORT))
+			return ret < 0 ? ret : 0;
+		ret = send_all(c, &loop->stats);
+		if (ret < 0)
+			return ret;
+		if (c->base.flags & (RL_CONN_CLOSE_AFTER | RL_CONN_EOF))
+			return 0;
+		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
+		if (n > 0) {
+			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);
+		} else if (n == 0) {
+			rl_conn_eof(&c->base);
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			loop->stats.idle_closed++;
+			return 0;
+		} else if (errno != EINTR) {
+			return -errno;
+		}
+	}
+}
+
+static void *conn_main(void *arg)
+{
+	struct bconn *c = arg;
+	struct bstate *s = c->s;
+	struct rl_loop loop = {.srv = s->srv};
+	uint8_t buf[READ_BUF_SIZE];
+	int ret;
+
+	ret = serve(c, &loop, buf);
+	if (ret < 0) {
+		loop.stats.errors++;
+		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
+			 strerror(-ret));
+	}
+	c->base.flags |= RL_CONN_ABORT;
+	rl_conn_release(&c->base);
+	loop.stats.closed++;
+
+	pthread_mutex_lock(&s->lock);
+	/* Closed under the lock, so blocking_stop() never shuts down a reused fd number. */
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nlive--;
+	rl_stats_add(&s->stats, &loop.stats);
+	c->next = s->finished;
+	s->finished = c;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Joins the threads of ended connections and frees them. */
+static void reap(struct bstate *s)
+{
+	struct bconn *c, *next;
+
+	pthread_mutex_lock(&s->lock);
+	c = s->finished;
+	s->finished = NULL;
+	pthread_mutex_unlock(&s->lock);
+	for (; c; c = next) {
+		next = c->next;
+		pthread_join(c->thread, NULL);
+		free(c);
+	}
+}
+
+static void spawn(struct bstate *s, int fd)
+{
+	struct rl_server *srv = s->srv;
+	struct bconn *c = calloc(1, rl_conn_alloc_size(srv, sizeof(*c)));
+	int ret;
+
+	if (!c) {
+		close(fd);
+		pthread_mutex_lock(&s->lock);
+		s->stats.errors++;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	c->fd = fd;
+	c->s = s;
+	rl_server_tune_socket(srv, fd);
+	pthread_mutex_lock(&s->lock);
+	c->next = s->live;
+	if (s->live)
+		s->live->prev = c;
+	s->live = c;
+	s->nlive++;
+	s->stats.accepted++;
+	ret = pthread_create(&c->thread, &s->attr, conn_main, c);
+	if (ret) {
+		s->live = c->next;
+		if (c->next)
+			c->next->prev = NULL;
+		s->nlive--;
+		s->stats.errors++;
+		pthread_mutex_unlock(&s->lock);
+		rl_warn("cannot start a connection thread: %s", strerror(ret));
+		close(fd);
+		free(c);
+		return;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static bool stopping(const struct bstate *s)
+{
+	return atomic_load(&s->srv->stopping);
+}
+
+/* Sleeps until `ns` from now, or until stop is requested. */
+static void backoff(struct bstate *s, uint64_t ns)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += (long)ns;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&s->lock);
+	while (!stopping(s) && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *acceptor_main(void *arg)
+{
+	struct bstate *s = arg;
+	unsigned max = s->srv->cfg.max_conns;
+	int fd;
+
+	while (!stopping(s)) {
+		reap(s);
+		pthread_mutex_lock(&s->lock);
+		while (max && s->nlive >= max && !stopping(s))
+			pthread_cond_wait(&s->cond, &s->lock);
+		pthread_mutex_unlock(&s->lock);
+		if (stopping(s))
+			break;
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			spawn(s, fd);
+			continue;
+		}
+		if (stopping(s))
+			break;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			pthread_mutex_lock(&s->lock);
+			s->stats.accept_backoffs++;
+			pthread_mutex_unlock(&s->lock);
+			rl_debug("accept: %s; retrying in 100 ms", strerror(errno));
+			backoff(s, ACCEPT_BACKOFF_NS);
+		} else if (errno != EINTR && errno != ECONNABORTED) {
+			rl_debug("accept: %s", strerror(errno));
+		}
+	}
+	return NULL;
+}
+
+static int blocking_start(struct rl_server *srv)
+{
+	struct bstate *s = calloc(1, sizeof(*s));
+	pthread_condattr_t ca;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	s->srv = srv;
+	s->lfd = rl_server_listen_fd(srv, 0);
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&s->attr);
+	pthread_attr_setstacksize(&s->attr, THREAD_STACK);
+	srv->engine_state = s;
+	ret = -pthread_create(&s->acceptor, NULL, acceptor_main, s);
+	s->acceptor_started = ret == 0;
+	rl_server_thread_ready(srv, ret);
+	return ret;
+}
+
+static void blocking_stop(struct rl_server *srv)
+{
+	struct bstate *s = srv->engine_state;
+	struct bconn *c;
+
+	if (!s)
+		return;
+	/* shutdown() wakes a thread blocked in accept() (EINVAL) or recv() (returns 0). */
+	shutdown(s->lfd, SHUT_RDWR);
+	pthread_mutex_lock(&s->lock);
+	for (c = s->live; c; c = c->next)
+		shutdown(c->fd, SHUT_RD);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void blocking_join(struct rl_server *srv)
+{
+	struct bstate *s = srv->engine_state;
+	struct timespec until;
+	struct bconn *c;
+	uint64_t ns = srv->cfg.drain_timeout_ns;
+
+	if (!s)
+		return;
+	if (s->acceptor_started)
+		pthread_join(s->acceptor, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)(ns / RL_NSEC_PER_SEC);
+	until.tv_nsec += (long)(ns % RL_NSEC_PER_SEC);
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&s->lock);
+	while (s->nlive && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+		;
+	/* Past the drain deadline: cut the rest off; their blocked send()s fail at once. */
+	for (c = s->live; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	while (s->nlive)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	reap(s);
+	rl_server_thread_done(srv, &s->stats, 0);
+	pthread_attr_destroy(&s->attr);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	srv->engine_state = NULL;
+}
+
+const struct rl_engine rl_engine_blocking = {
+    .name = "blocking",
+    .start = blocking_start,
+    .stop = blocking_stop,
+    .join = blocking_join,
+};

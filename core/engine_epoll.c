@@ -1,0 +1,491 @@
+/*
+ * engine_epoll.c - the readiness baseline: nonblocking sockets, one epoll loop per thread.
+ *
+ * This is the event loop as redis, nginx and libuv write it, with no handicap: level-
+ * triggered epoll, one read of up to 64 KiB per readable event into a per-loop buffer,
+ * replies written with one writev per connection at the end of each batch (the same
+ * batching point the io_uring engine submits at), EPOLLOUT only while a connection has
+ * bytes the kernel would not take.  Each loop has its own SO_REUSEPORT listener, like the
+ * io_uring engine; a shared unix listener is armed with EPOLLEXCLUSIVE.
+ *
+ * Closed connections are parked until the end of the batch, because later events of the
+ * same epoll_wait may still name them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "server.h"
+
+#define READ_BUF_SIZE	  (64u * 1024u)
+#define MAX_EVENTS	  512
+#define ACCEPT_BATCH	  64
+#define WRITE_IOV_MAX	  16
+#define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
+#define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
+
+struct econn {
+	struct rl_conn base; /* first */
+	struct econn *prev, *next;
+	struct econn *grave_next;
+	int fd;
+	uint32_t events; /* what epoll watches now */
+	bool closed;
+	bool paused;
+};
+
+struct eloop {
+	struct rl_loop base;
+	pthread_t thread;
+	int ep;
+	int lfd;
+	int wake_fd;
+	bool shared_listener;
+	bool listening;
+	bool accept_paused;
+	bool draining;
+	struct econn *live;
+	struct econn *grave;
+	unsigned nlive;
+	unsigned max_conns;
+	uint64_t backoff_until;
+	uint64_t drain_deadline;
+	uint64_t last_idle_scan;
+	uint64_t now;
+	uint8_t *rbuf;
+	int fatal;
+};
+
+struct epoll_state {
+	unsigned nloops;
+	struct eloop loops[];
+};
+
+/* Marker pointers for the two non-connection fds in the epoll set. */
+static char listener_tag, wake_tag;
+
+static void set_listening(struct eloop *l, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &listener_tag};
+
+	if (on == l->listening)
+		return;
+	if (on && l->shared_listener)
+		ev.events |= EPOLLEXCLUSIVE;
+	if (epoll_ctl(l->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l->lfd, &ev) < 0) {
+		rl_err("epoll_ctl(listener): %s", strerror(errno));
+		return;
+	}
+	l->listening = on;
+}
+
+static void update_events(struct eloop *l, struct econn *c)
+{
+	struct epoll_event ev = {.data.ptr = c};
+	uint32_t want = 0;
+
+	if (!c->paused && !(c->base.flags & (RL_CONN_EOF | RL_CONN_CLOSE_AFTER)))
+		want |= EPOLLIN | EPOLLRDHUP;
+	if (rl_sendq_bytes(&c->base.sq))
+		want |= EPOLLOUT;
+	if (want == c->events)
+		return;
+	ev.events = want;
+	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = want;
+}
+
+static void conn_close(struct eloop *l, struct econn *c)
+{
+	if (c->closed)
+		return;
+	c->closed = true;
+	c->base.flags |= RL_CONN_ABORT;
+	close(c->fd); /* also removes it from the epoll set */
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->nlive--;
+	l->base.stats.closed++;
+	rl_conn_release(&c->base);
+	c->grave_next = l->grave;
+	l->grave = c;
+	if (l->accept_paused && l->nlive < l->max_conns) {
+		l->accept_paused = false;
+		if (!l->backoff_until && !l->draining)
+			set_listening(l, true);
+	}
+}
+
+static void conn_fail(struct eloop *l, struct econn *c, int err)
+{
+	l->base.stats.errors++;
+	rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id, strerror(-err));
+	conn_close(l, c);
+}
+
+/* Writes as much of the send queue as the socket takes.  Returns 0 or -errno. */
+static int conn_write(struct eloop *l, struct econn *c)
+{
+	struct iovec iov[WRITE_IOV_MAX];
+	struct msghdr msg = {.msg_iov = iov};
+	ssize_t n;
+
+	while (rl_sendq_bytes(&c->base.sq)) {
+		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, WRITE_IOV_MAX);
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			return -errno;
+		}
+		rl_sendq_consume(&c->base.sq, (size_t)n);
+		l->base.stats.bytes_out += (uint64_t)n;
+		c->base.last_active_ns = l->now;
+	}
+	return 0;
+}
+
+/* Sends what the protocol queued, closes when asked, and applies backpressure. */
+static void conn_flush(struct eloop *l, struct econn *c)
+{
+	size_t high = l->base.srv->cfg.sendq_high;
+	int ret;
+
+	if (c->closed)
+		return;
+	if (c->base.flags & RL_CONN_ABORT) {
+		conn_close(l, c);
+		return;
+	}
+	ret = conn_write(l, c);
+	if (ret) {
+		conn_fail(l, c, ret);
+		return;
+	}
+	if (!rl_sendq_bytes(&c->base.sq) && (c->base.flags & RL_CONN_CLOSE_AFTER)) {
+		conn_close(l, c);
+		return;
+	}
+	if (!c->paused && rl_sendq_bytes(&c->base.sq) >= high)
+		c->paused = true; /* the peer is not reading: stop reading it */
+	else if (c->paused && rl_sendq_bytes(&c->base.sq) <= high / 2)
+		c->paused = false;
+	update_events(l, c);
+}
+
+/* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
+static void flush_dirty(struct eloop *l)
+{
+	struct rl_conn *bc, *next;
+
+	while ((bc = rl_loop_take_dirty(&l->base))) {
+		for (; bc; bc = next) {
+			next = bc->dirty_next;
+			bc->flags &= ~RL_CONN_DIRTY;
+			conn_flush(l, (struct econn *)bc);
+		}
+	}
+}
+
+static void conn_new(struct eloop *l, int fd)
+{
+	struct rl_server *srv = l->base.srv;
+	struct econn *c = calloc(1, rl_conn_alloc_size(srv, sizeof(*c)));
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+	int ret;
+
+	if (!c) {
+		close(fd);
+		l->base.stats.errors++;
+		return;
+	}
+	c->fd = fd;
+	ev.data.ptr = c;
+	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		free(c);
+		l->base.stats.errors++;
+		return;
+	}
+	c->events = ev.events;
+	c->next = l->live;
+	if (l->live)
+		l->live->prev = c;
+	l->live = c;
+	l->nlive++;
+	l->base.stats.accepted++;
+	rl_server_tune_socket(srv, fd);
+	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->now);
+	if (ret < 0)
+		conn_fail(l, c, ret);
+}
+
+static void on_listener(struct eloop *l)
+{
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		if (l->max_conns && l->nlive >= l->max_conns) {
+			/* Leave the rest in the kernel's backlog until a slot frees. */
+			l->accept_paused = true;
+			set_listening(l, false);
+			return;
+		}
+		fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			conn_new(l, fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (!l->backoff_until)
+				rl_debug("accept: %s with %u connections open; retrying in 100 ms",
+					 strerror(errno), l->nlive);
+			l->base.stats.accept_backoffs++;
+			l->backoff_until = l->now + ACCEPT_BACKOFF_NS;
+			set_listening(l, false);
+		}
+		return; /* EAGAIN: drained */
+	}
+}
+
+static void on_conn(struct eloop *l, struct econn *c, uint32_t events)
+{
+	ssize_t n;
+	int ret;
+
+	if (c->closed)
+		return;
+	if ((events & EPOLLIN) || ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLOUT))) {
+		n = recv(c->fd, l->rbuf, READ_BUF_SIZE, 0);
+		if (n > 0) {
+			ret = rl_conn_deliver(&c->base, l->rbuf, (size_t)n, l->now);
+			if (ret < 0) {
+				conn_fail(l, c, ret);
+				return;
+			}
+		} else if (n == 0) {
+			rl_conn_eof(&c->base);
+			update_events(l, c);
+		} else if (errno != EAGAIN && errno != EINTR) {
+			conn_fail(l, c, -errno);
+			return;
+		}
+	}
+	if ((events & EPOLLOUT) && !c->closed)
+		rl_conn_mark_dirty(&c->base);
+}
+
+static void start_drain(struct eloop *l)
+{
+	struct econn *c;
+
+	if (l->draining)
+		return;
+	l->draining = true;
+	l->drain_deadline = l->now + l->base.srv->cfg.drain_timeout_ns;
+	set_listening(l, false);
+	for (c = l->live; c; c = c->next)
+		rl_conn_close(&c->base);
+}
+
+static void on_timer(struct eloop *l)
+{
+	uint64_t idle = l->base.srv->cfg.idle_timeout_ns;
+	struct econn *c, *next;
+
+	if (l->backoff_until && l->now >= l->backoff_until) {
+		l->backoff_until = 0;
+		if (!l->draining && !l->accept_paused)
+			set_listening(l, true);
+	}
+	if (!l->draining && (!idle || l->now - l->last_idle_scan < idle / 4))
+		return;
+	l->last_idle_scan = l->now;
+	for (c = l->live; c; c = next) {
+		next = c->next;
+		if (l->draining && l->now >= l->drain_deadline) {
+			conn_close(l, c);
+		} else if (!l->draining && idle && l->now - c->base.last_active_ns >= idle) {
+			l->base.stats.idle_closed++;
+			conn_close(l, c);
+		}
+	}
+}
+
+/* Milliseconds epoll_wait may sleep: until the next timer duty, or forever. */
+static int wait_ms(const struct eloop *l)
+{
+	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, t = UINT64_MAX;
+
+	if (l->draining)
+		t = DRAIN_TICK_NS;
+	if (l->backoff_until)
+		t = l->backoff_until > l->now ? l->backoff_until - l->now : 0;
+	if (idle) {
+		uint64_t step = idle / 4 < 10 * RL_NSEC_PER_MSEC ? 10 * RL_NSEC_PER_MSEC : idle / 4;
+
+		if (step > RL_NSEC_PER_SEC)
+			step = RL_NSEC_PER_SEC;
+		if (step < t)
+			t = step;
+	}
+	if (t == UINT64_MAX)
+		return -1;
+	return (int)((t + RL_NSEC_PER_MSEC - 1) / RL_NSEC_PER_MSEC);
+}
+
+static void *loop_main(void *arg)
+{
+	struct eloop *l = arg;
+	struct epoll_event events[MAX_EVENTS];
+	struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
+	int n, i, err = 0;
+
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	l->rbuf = malloc(READ_BUF_SIZE);
+	/* accept4() in a readiness loop must never block (another loop may win the race). */
+	fcntl(l->lfd, F_SETFL, fcntl(l->lfd, F_GETFL) | O_NONBLOCK);
+	if (l->ep < 0 || !l->rbuf || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake_fd, &wev) < 0)
+		err = l->rbuf ? -errno : -ENOMEM;
+	rl_server_thread_ready(l->base.srv, err);
+	if (err)
+		goto out;
+	l->now = rl_now_ns();
+	set_listening(l, true);
+	while (!(l->draining && !l->nlive)) {
+		n = epoll_wait(l->ep, events, MAX_EVENTS, wait_ms(l));
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			rl_err("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		l->now = rl_now_ns();
+		for (i = 0; i < n; i++) {
+			void *p = events[i].data.ptr;
+
+			if (p == &listener_tag) {
+				on_listener(l);
+			} else if (p == &wake_tag) {
+				uint64_t v;
+
+				if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					rl_debug("eventfd read: %s", strerror(errno));
+				if (atomic_load(&l->base.srv->stopping))
+					start_drain(l);
+			} else {
+				on_conn(l, p, events[i].events);
+			}
+		}
+		on_timer(l);
+		flush_dirty(l);
+		while (l->grave) {
+			struct econn *c = l->grave;
+
+			l->grave = c->grave_next;
+			free(c);
+		}
+	}
+out:
+	while (l->live)
+		conn_close(l, l->live);
+	while (l->grave) {
+		struct econn *c = l->grave;
+
+		l->grave = c->grave_next;
+		free(c);
+	}
+	free(l->rbuf);
+	if (l->ep >= 0)
+		close(l->ep);
+	rl_server_thread_done(l->base.srv, &l->base.stats, err);
+	return NULL;
+}
+
+static int epoll_start(struct rl_server *srv)
+{
+	unsigned n = srv->cfg.threads, i, started = 0;
+	struct epoll_state *s = calloc(1, sizeof(*s) + n * sizeof(struct eloop));
+	int ret = 0;
+
+	if (!s)
+		return -ENOMEM;
+	srv->engine_state = s;
+	for (i = 0; i < n; i++) {
+		struct eloop *l = &s->loops[i];
+
+		l->base.srv = srv;
+		l->base.index = i;
+		l->ep = -1;
+		l->lfd = rl_server_listen_fd(srv, i);
+		l->shared_listener = srv->nlisten < n;
+		l->max_conns = srv->cfg.max_conns ? (srv->cfg.max_conns + n - 1) / n : 0;
+		l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (l->wake_fd < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = -pthread_create(&l->thread, NULL, loop_main, l);
+		if (ret) {
+			close(l->wake_fd);
+			break;
+		}
+		started++;
+	}
+	s->nloops = started;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->ready < started)
+		pthread_cond_wait(&srv->cond, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+static void epoll_stop(struct rl_server *srv)
+{
+	struct epoll_state *s = srv->engine_state;
+	uint64_t one = 1;
+	unsigned i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nloops; i++)
+		if (write(s->loops[i].wake_fd, &one, sizeof(one)) < 0)
+			rl_err("cannot wake loop %u: %s", i, strerror(errno));
+}
+
+static void epoll_join(struct rl_server *srv)
+{
+	struct epoll_state *s = srv->engine_state;
+	unsigned i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nloops; i++) {
+		pthread_join(s->loops[i].thread, NULL);
+		close(s->loops[i].wake_fd);
+	}
+	free(s);
+	srv->engine_state = NULL;
+}
+
+const struct rl_engine rl_engine_epoll = {
+    .name = "epoll",
+    .start = epoll_start,
+    .stop = epoll_stop,
+    .join = epoll_join,
+};

@@ -1,0 +1,728 @@
+/*
+ * engine_uring.c - the io_uring engine: one ring per thread, completion-driven.
+ *
+ * Per loop: a ring (ring.c, best setup flags the kernel grants), a provided-buffer ring
+ * (bufring.c), one multishot accept on the loop's listener, one multishot recv per
+ * connection selecting from the buffer ring, and at most one send per connection in
+ * flight, fed from its ordered send queue (sendq.c).  Received bytes are handed to the
+ * protocol and the buffer is recycled at once, so no connection can hold buffers hostage.
+ *
+ * The failure paths the design notes warn about, and what happens here:
+ *   SQ full           rl_ring_sqe() submits and retries; -EBUSY: reap, then retry.
+ *   CQ overflow       the CQ is 8x the SQ and completions are copied out before handling.
+ *   -ENOBUFS          the multishot recv ended: the connection joins a FIFO of starved
+ *                     connections, re-armed (at most `buf_count` per turn) once buffers
+ *                     are back -- every turn, not only when that connection sends.
+ *   EMFILE/ENFILE     the multishot accept ended: accept pauses for 100 ms on the loop
+ *                     timer (no spin); open connections keep being served.
+ *   backpressure      a connection with more than sendq_high bytes queued (a peer that
+ *                     sends but does not read) has its recv cancelled until it drains.
+ *   teardown          async-cancel every request on the fd, then close through the ring;
+ *                     the connection is freed when its last CQE has arrived.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "bufring.h"
+#include "clock.h"
+#include "log.h"
+#include "ring.h"
+#include "server.h"
+#include "udata.h"
+
+#define SEND_IOV_MAX	  8
+#define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
+#define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
+#define BUFFER_GROUP	  0
+
+enum {
+	US_RECV_ARMED = 1u << 0,
+	US_SEND_BUSY = 1u << 1,
+	US_CLOSING = 1u << 2,
+	US_CLOSE_SENT = 1u << 3,
+	US_STARVED = 1u << 4,
+	US_PAUSED = 1u << 5,
+};
+
+struct uconn {
+	struct rl_conn base; /* first: rl_conn_open() finds the protocol state after us */
+	struct uconn *prev, *next;
+	struct uconn *starved_next;
+	int fd;
+	unsigned inflight; /* CQEs still owed to this connection */
+	unsigned st;
+	struct msghdr msg;
+	struct iovec iov[SEND_IOV_MAX];
+};
+
+struct uloop {
+	_Alignas(16) struct rl_loop base; /* user_data carries the op in the low 4 bits */
+	pthread_t thread;
+	struct rl_ring r;
+	struct rl_bufring br;
+	int lfd;
+	int wake_fd;
+	uint64_t wake_buf;
+	struct uconn *live;
+	unsigned nlive;
+	unsigned max_conns;
+	struct uconn *starved_head, *starved_tail;
+	bool accept_armed;
+	bool accept_paused;
+	bool draining;
+	bool tick_armed;
+	uint64_t backoff_until; /* 0: no accept back-off */
+	uint64_t drain_deadline;
+	uint64_t now;
+	struct __kernel_timespec tick_ts;
+	int fatal;
+};
+
+struct uring_state {
+	unsigned nloops;
+	struct uloop loops[];
+};
+
+static struct io_uring_sqe *sqe_get(struct uloop *l)
+{
+	struct io_uring_sqe *sqe = rl_ring_sqe(&l->r);
+
+	if (!sqe && !l->fatal) {
+		rl_err("io_uring: no SQE available even after submitting; stopping this loop");
+		l->fatal = -EIO;
+	}
+	return sqe;
+}
+
+/* ---- accept ---- */
+
+static void arm_accept(struct uloop *l)
+{
+	struct io_uring_sqe *sqe;
+
+	if (l->accept_armed || l->draining || l->accept_paused || l->backoff_until)
+		return;
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_multishot_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_ACCEPT));
+	l->accept_armed = true;
+}
+
+static void cancel_accept(struct uloop *l)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!l->accept_armed)
+		return;
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, rl_udata(l, RL_OP_ACCEPT), 0);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_CANCEL));
+}
+
+/* ---- timer ---- */
+
+static uint64_t tick_interval(const struct uloop *l)
+{
+	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, t = UINT64_MAX;
+
+	if (l->draining)
+		t = DRAIN_TICK_NS;
+	if (l->backoff_until && ACCEPT_BACKOFF_NS < t)
+		t = ACCEPT_BACKOFF_NS;
+	if (idle && !l->draining) {
+		uint64_t step = idle / 4;
+
+		step = step < 10 * RL_NSEC_PER_MSEC ? 10 * RL_NSEC_PER_MSEC : step;
+		step = step > RL_NSEC_PER_SEC ? RL_NSEC_PER_SEC : step;
+		if (step < t)
+			t = step;
+	}
+	return t;
+}
+
+static void arm_tick(struct uloop *l)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t t = tick_interval(l);
+
+	if (l->tick_armed || t == UINT64_MAX)
+		return;
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	l->tick_ts.tv_sec = (long long)(t / RL_NSEC_PER_SEC);
+	l->tick_ts.tv_nsec = (long long)(t % RL_NSEC_PER_SEC);
+	io_uring_prep_timeout(sqe, &l->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_TICK));
+	l->tick_armed = true;
+}
+
+/* ---- connections ---- */
+
+static bool wants_recv(const struct uconn *c)
+{
+	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED)) &&
+	       !(c->base.flags & (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF));
+}
+
+static void arm_recv(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!wants_recv(c))
+		return;
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BUFFER_GROUP;
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
+	c->inflight++;
+	c->st |= US_RECV_ARMED;
+}
+
+static void submit_cancel(struct uloop *l, struct uconn *c, bool all)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return;
+	if (all)
+		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+	else
+		io_uring_prep_cancel64(sqe, rl_udata(c, RL_OP_RECV), 0);
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CANCEL));
+	c->inflight++;
+}
+
+static void starved_remove(struct uloop *l, struct uconn *c)
+{
+	struct uconn **pp, *prev = NULL;
+
+	if (!(c->st & US_STARVED))
+		return;
+	for (pp = &l->starved_head; *pp; prev = *pp, pp = &(*pp)->starved_next) {
+		if (*pp == c) {
+			*pp = c->starved_next;
+			if (l->starved_tail == c)
+				l->starved_tail = prev;
+			break;
+		}
+	}
+	c->st &= ~US_STARVED;
+}
+
+static void conn_start_close(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->st & US_CLOSING)
+		return;
+	c->st |= US_CLOSING;
+	c->base.flags |= RL_CONN_ABORT; /* protocols' late sends are dropped */
+	starved_remove(l, c);
+	if (c->inflight) {
+		submit_cancel(l, c, true);
+		return;
+	}
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_close(sqe, c->fd);
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
+	c->inflight++;
+	c->st |= US_CLOSE_SENT;
+}
+
+/* Called after every completion of `c`: close once idle, free after the close. */
+static void conn_settle(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!(c->st & US_CLOSING) || c->inflight)
+		return;
+	if (!(c->st & US_CLOSE_SENT)) {
+		sqe = sqe_get(l);
+		if (!sqe)
+			return;
+		io_uring_prep_close(sqe, c->fd);
+		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
+		c->inflight++;
+		c->st |= US_CLOSE_SENT;
+		return;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->nlive--;
+	l->base.stats.closed++;
+	rl_conn_release(&c->base);
+	free(c);
+	if (l->accept_paused && l->nlive < l->max_conns) {
+		l->accept_paused = false;
+		arm_accept(l);
+	}
+}
+
+static void conn_fail(struct uloop *l, struct uconn *c, int err)
+{
+	if (!(c->st & US_CLOSING)) {
+		l->base.stats.errors++;
+		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
+			 strerror(-err));
+	}
+	conn_start_close(l, c);
+}
+
+static void conn_new(struct uloop *l, int fd)
+{
+	struct rl_server *srv = l->base.srv;
+	struct uconn *c = calloc(1, rl_conn_alloc_size(srv, sizeof(*c)));
+	int ret;
+
+	if (!c) {
+		close(fd);
+		l->base.stats.errors++;
+		return;
+	}
+	c->fd = fd;
+	c->next = l->live;
+	if (l->live)
+		l->live->prev = c;
+	l->live = c;
+	l->nlive++;
+	l->base.stats.accepted++;
+	rl_server_tune_socket(srv, fd);
+	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->now);
+	if (ret < 0) {
+		conn_fail(l, c, ret);
+		conn_settle(l, c);
+		return;
+	}
+	arm_recv(l, c);
+}
+
+static void send_head(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+	int n;
+
+	n = rl_sendq_iov(&c->base.sq, c->iov, SEND_IOV_MAX);
+	if (!n)
+		return;
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	if (n == 1) {
+		io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		memset(&c->msg, 0, sizeof(c->msg));
+		c->msg.msg_iov = c->iov;
+		c->msg.msg_iovlen = (size_t)n;
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
+	c->inflight++;
+	c->st |= US_SEND_BUSY;
+}
+
+/* Turns what protocols queued since the last turn into SQEs. */
+static void flush_list(struct uloop *l, struct rl_conn *bc)
+{
+	struct rl_conn *next;
+
+	for (; bc; bc = next) {
+		struct uconn *c = (struct uconn *)bc;
+
+		next = bc->dirty_next;
+		bc->flags &= ~RL_CONN_DIRTY;
+		if (c->st & US_CLOSING)
+			continue;
+		if ((bc->flags & RL_CONN_ABORT)) {
+			conn_start_close(l, c);
+			continue;
+		}
+		if (c->st & US_SEND_BUSY)
+			continue; /* the send completion comes back here */
+		if (rl_sendq_bytes(&bc->sq)) {
+			send_head(l, c);
+			if (rl_sendq_bytes(&bc->sq) >= l->base.srv->cfg.sendq_high &&
+			    (c->st & US_RECV_ARMED) && !(c->st & US_PAUSED)) {
+				/* The peer is not reading: stop reading it until it does. */
+				c->st |= US_PAUSED;
+				submit_cancel(l, c, false);
+			}
+		} else if (bc->flags & RL_CONN_CLOSE_AFTER) {
+			conn_start_close(l, c);
+		}
+	}
+}
+
+/* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
+static void flush_dirty(struct uloop *l)
+{
+	struct rl_conn *bc;
+
+	while ((bc = rl_loop_take_dirty(&l->base)))
+		flush_list(l, bc);
+}
+
+/* Re-arms connections whose recv ended with -ENOBUFS, now that buffers are back. */
+static void rearm_starved(struct uloop *l)
+{
+	unsigned budget = l->br.count;
+
+	while (l->starved_head && budget--) {
+		struct uconn *c = l->starved_head;
+
+		l->starved_head = c->starved_next;
+		if (!l->starved_head)
+			l->starved_tail = NULL;
+		c->st &= ~US_STARVED;
+		arm_recv(l, c);
+	}
+}
+
+static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int ret;
+
+	if (!more) {
+		c->st &= ~US_RECV_ARMED;
+		c->inflight--;
+	}
+	if (cqe->res > 0) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *p =
+		    (cqe->flags & IORING_CQE_F_BUFFER) ? rl_bufring_take(&l->br, bid) : NULL;
+
+		if (!p) {
+			rl_err("io_uring: recv completion without a valid buffer (flags 0x%x)",
+			       cqe->flags);
+			conn_fail(l, c, -EIO);
+			return;
+		}
+		if (!(c->st & US_CLOSING)) {
+			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->now);
+			if (ret < 0)
+				conn_fail(l, c, ret);
+		}
+		rl_bufring_recycle(&l->br, bid);
+	} else if (cqe->res == 0) {
+		if (!(c->st & US_CLOSING))
+			rl_conn_eof(&c->base);
+	} else if (cqe->res == -ENOBUFS) {
+		l->base.stats.enobufs++;
+		if (!more && !(c->st & US_CLOSING) && !(c->st & US_STARVED)) {
+			c->st |= US_STARVED;
+			c->starved_next = NULL;
+			if (l->starved_tail)
+				l->starved_tail->starved_next = c;
+			else
+				l->starved_head = c;
+			l->starved_tail = c;
+		}
+	} else if (cqe->res != -ECANCELED) {
+		conn_fail(l, c, cqe->res);
+	}
+	if (!more)
+		arm_recv(l, c); /* the multishot ended for a benign reason: keep reading */
+}
+
+static void on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
+{
+	c->inflight--;
+	c->st &= ~US_SEND_BUSY;
+	if (cqe->res <= 0) {
+		conn_fail(l, c, cqe->res ? cqe->res : -EPIPE);
+		return;
+	}
+	rl_sendq_consume(&c->base.sq, (size_t)cqe->res);
+	l->base.stats.bytes_out += (uint64_t)cqe->res;
+	c->base.last_active_ns = l->now;
+	if (c->st & US_CLOSING)
+		return;
+	if ((c->st & US_PAUSED) && rl_sendq_bytes(&c->base.sq) <= l->base.srv->cfg.sendq_high / 2) {
+		c->st &= ~US_PAUSED;
+		arm_recv(l, c);
+	}
+	/* More queued, or a close waiting for the queue to empty: the flush decides. */
+	if (rl_sendq_bytes(&c->base.sq) || (c->base.flags & RL_CONN_CLOSE_AFTER))
+		rl_conn_mark_dirty(&c->base);
+}
+
+static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
+{
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		l->accept_armed = false;
+	if (cqe->res >= 0) {
+		if (l->draining) {
+			close(cqe->res);
+		} else if (l->max_conns && l->nlive >= l->max_conns) {
+			close(cqe->res);
+			l->base.stats.refused++;
+			l->accept_paused = true;
+			cancel_accept(l);
+		} else {
+			conn_new(l, cqe->res);
+		}
+	} else if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOBUFS ||
+		   cqe->res == -ENOMEM) {
+		if (!l->backoff_until)
+			rl_debug("accept: %s with %u connections open; retrying in 100 ms",
+				 strerror(-cqe->res), l->nlive);
+		l->base.stats.accept_backoffs++;
+		l->backoff_until = l->now + ACCEPT_BACKOFF_NS;
+		cancel_accept(l);
+		arm_tick(l);
+	} else if (cqe->res != -ECANCELED) {
+		rl_debug("accept: %s", strerror(-cqe->res));
+	}
+	if (!l->accept_armed)
+		arm_accept(l);
+}
+
+static void start_drain(struct uloop *l)
+{
+	struct uconn *c;
+
+	if (l->draining)
+		return;
+	l->draining = true;
+	l->drain_deadline = l->now + l->base.srv->cfg.drain_timeout_ns;
+	cancel_accept(l);
+	for (c = l->live; c; c = c->next)
+		rl_conn_close(&c->base); /* replies already queued still go out */
+	arm_tick(l);
+}
+
+static void on_tick(struct uloop *l)
+{
+	uint64_t idle = l->base.srv->cfg.idle_timeout_ns;
+	struct uconn *c, *next;
+
+	l->tick_armed = false;
+	if (l->backoff_until && l->now >= l->backoff_until) {
+		l->backoff_until = 0;
+		arm_accept(l);
+	}
+	for (c = l->live; c; c = next) {
+		next = c->next;
+		if (c->st & US_CLOSING)
+			continue;
+		if (l->draining && l->now >= l->drain_deadline) {
+			conn_start_close(l, c);
+		} else if (idle && l->now - c->base.last_active_ns >= idle) {
+			l->base.stats.idle_closed++;
+			conn_start_close(l, c);
+		}
+	}
+	arm_tick(l);
+}
+
+static void arm_wake(struct uloop *l)
+{
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return;
+	io_uring_prep_read(sqe, l->wake_fd, &l->wake_buf, sizeof(l->wake_buf), 0);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_WAKE));
+}
+
+static void handle(struct uloop *l, const struct rl_cqe *cqe)
+{
+	void *ptr = rl_udata_ptr(cqe->user_data);
+	struct uconn *c = ptr;
+
+	switch (rl_udata_op(cqe->user_data)) {
+	case RL_OP_ACCEPT:
+		on_accept(l, cqe);
+		return;
+	case RL_OP_RECV:
+		on_recv(l, c, cqe);
+		break;
+	case RL_OP_SEND:
+		on_send(l, c, cqe);
+		break;
+	case RL_OP_CANCEL:
+		if (ptr == l)
+			return; /* accept cancel */
+		c->inflight--;
+		break;
+	case RL_OP_CLOSE:
+		c->inflight--;
+		break;
+	case RL_OP_TICK:
+		on_tick(l);
+		return;
+	case RL_OP_WAKE:
+		if (atomic_load(&l->base.srv->stopping))
+			start_drain(l);
+		else
+			arm_wake(l);
+		return;
+	default:
+		rl_err("io_uring: completion with unknown user_data 0x%llx",
+		       (unsigned long long)cqe->user_data);
+		return;
+	}
+	conn_settle(l, c);
+}
+
+static int loop_setup(struct uloop *l)
+{
+	const struct rl_server_config *cfg = &l->base.srv->cfg;
+	int ret;
+
+	ret = rl_ring_init(&l->r, cfg->sq_entries, cfg->cq_entries);
+	if (ret) {
+		rl_err("io_uring setup failed: %s", strerror(-ret));
+		return ret;
+	}
+	ret = rl_bufring_init(&l->br, &l->r.ring, cfg->buf_count, cfg->buf_size, BUFFER_GROUP);
+	if (ret) {
+		rl_err("provided buffer ring (%u x %u bytes) failed: %s", cfg->buf_count,
+		       cfg->buf_size, strerror(-ret));
+		rl_ring_exit(&l->r);
+		return ret;
+	}
+	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
+		 cfg->buf_size);
+	return 0;
+}
+
+static void *loop_main(void *arg)
+{
+	struct uloop *l = arg;
+	struct rl_cqe cqe;
+	int ret = loop_setup(l);
+
+	rl_server_thread_ready(l->base.srv, ret);
+	if (ret) {
+		rl_server_thread_done(l->base.srv, &l->base.stats, 0);
+		return NULL;
+	}
+	l->now = rl_now_ns();
+	arm_wake(l);
+	arm_accept(l);
+	arm_tick(l);
+	while (!l->fatal) {
+		flush_dirty(l);
+		rl_bufring_commit(&l->br);
+		rearm_starved(l);
+		if (l->draining && !l->nlive)
+			break;
+		ret = rl_ring_submit_wait(&l->r, 1, 0);
+		if (ret < 0) {
+			rl_err("io_uring_enter: %s", strerror(-ret));
+			l->fatal = ret;
+			break;
+		}
+		l->now = rl_now_ns();
+		while (rl_ring_next(&l->r, &cqe))
+			handle(l, &cqe);
+	}
+	if (l->r.overflows || l->r.submit_busy)
+		rl_debug("loop %u: CQ overflows %llu, submits that met a full CQ %llu",
+			 l->base.index, (unsigned long long)l->r.overflows,
+			 (unsigned long long)l->r.submit_busy);
+	/* Fatal exit only: free what is left.  io_uring_queue_exit cancels in-flight I/O. */
+	while (l->live) {
+		struct uconn *c = l->live;
+
+		l->live = c->next;
+		close(c->fd);
+		rl_conn_release(&c->base);
+		free(c);
+	}
+	rl_bufring_free(&l->br, &l->r.ring);
+	rl_ring_exit(&l->r);
+	rl_server_thread_done(l->base.srv, &l->base.stats, l->fatal);
+	return NULL;
+}
+
+static int uring_start(struct rl_server *srv)
+{
+	unsigned n = srv->cfg.threads, i, started = 0;
+	struct uring_state *s = calloc(1, sizeof(*s) + n * sizeof(struct uloop));
+	int ret = 0;
+
+	if (!s)
+		return -ENOMEM;
+	srv->engine_state = s;
+	for (i = 0; i < n; i++) {
+		struct uloop *l = &s->loops[i];
+
+		l->base.srv = srv;
+		l->base.index = i;
+		l->lfd = rl_server_listen_fd(srv, i);
+		l->max_conns = srv->cfg.max_conns ? (srv->cfg.max_conns + n - 1) / n : 0;
+		l->wake_fd = eventfd(0, EFD_CLOEXEC);
+		if (l->wake_fd < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = -pthread_create(&l->thread, NULL, loop_main, l);
+		if (ret) {
+			close(l->wake_fd);
+			l->wake_fd = -1;
+			break;
+		}
+		started++;
+	}
+	s->nloops = started;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->ready < started)
+		pthread_cond_wait(&srv->cond, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+static void uring_stop(struct rl_server *srv)
+{
+	struct uring_state *s = srv->engine_state;
+	uint64_t one = 1;
+	unsigned i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nloops; i++)
+		if (write(s->loops[i].wake_fd, &one, sizeof(one)) < 0)
+			rl_err("cannot wake loop %u: %s", i, strerror(errno));
+}
+
+static void uring_join(struct rl_server *srv)
+{
+	struct uring_state *s = srv->engine_state;
+	unsigned i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nloops; i++) {
+		pthread_join(s->loops[i].thread, NULL);
+		close(s->loops[i].wake_fd);
+	}
+	free(s);
+	srv->engine_state = NULL;
+}
+
+const struct rl_engine rl_engine_uring = {
+    .name = "uring",
+    .start = uring_start,
+    .stop = uring_stop,
+    .join = uring_join,
+};

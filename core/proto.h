@@ -1,0 +1,35 @@
+/*
+ * proto.h - what a protocol is: bytes in, actions out.
+ *
+ * A protocol (servers/echo.c, ...) is a table of callbacks that every engine drives the
+ * same way.  It never sees a socket or io_uring; it reacts to bytes with the calls in
+ * conn.h (rl_conn_send, rl_conn_close, ...), and the engine turns those into I/O.
+ */
+#ifndef RL_PROTO_H
+#define RL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rl_conn;
+
+struct rl_proto {
+	const char *name;
+	/* One line for --help. */
+	const char *summary;
+	/* Bytes of per-connection protocol state, zeroed, at rl_conn_state(). */
+	size_t conn_state_size;
+	/* Called once when a connection is accepted, before any data.  NULL: nothing to do.
+	 * Returns 0, or -errno to drop the connection. */
+	int (*on_open)(struct rl_conn *c);
+	/* Called with the bytes received and not yet consumed.  Returns how many bytes it
+	 * consumed (the rest comes again, followed by new data), or -errno to drop the
+	 * connection. */
+	long (*on_data)(struct rl_conn *c, const uint8_t *p, size_t n);
+	/* The peer has finished sending.  NULL: close once queued replies are sent. */
+	void (*on_eof)(struct rl_conn *c);
+	/* The connection is going away; its state is freed afterwards.  NULL: nothing. */
+	void (*on_close)(struct rl_conn *c);
+};
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * main.c - ringlab-server: one binary, one protocol per run, any engine.
+ *
+ *   ringlab-server PROTOCOL [--engine uring|epoll|blocking] [--listen ADDR] [options]
+ *
+ * Parses the command line (bad usage: one line on stderr, exit 2), then hands the
+ * protocol and the configuration to rl_server_run().  Exit status: 0 after a clean
+ * SIGINT/SIGTERM shutdown, 1 when the server could not run, 2 for bad usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "log.h"
+#include "protocols.h"
+#include "rl_config.h"
+#include "server.h"
+#include "units.h"
+
+static const struct rl_proto *const protocols[] = {
+    &rl_proto_echo,
+};
+
+enum {
+	OPT_MAX_CONNS = 256,
+	OPT_IDLE_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
+	OPT_BACKLOG,
+	OPT_BUF_COUNT,
+	OPT_BUF_SIZE,
+	OPT_SQ_ENTRIES,
+	OPT_CQ_ENTRIES,
+	OPT_MAX_QUEUE,
+};
+
+static const struct option long_opts[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"engine", required_argument, NULL, 'e'},
+    {"threads", required_argument, NULL, 't'},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"buf-count", required_argument, NULL, OPT_BUF_COUNT},
+    {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
+    {"sq-entries", required_argument, NULL, OPT_SQ_ENTRIES},
+    {"cq-entries", required_argument, NULL, OPT_CQ_ENTRIES},
+    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: ringlab-server PROTOCOL [options]\n"
+		   "\n"
+		   "Protocols:\n");
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		fprintf(f, "  %-10s %s\n", protocols[i]->name, protocols[i]->summary);
+	fprintf(
+	    f, "\n"
+	       "Options:\n"
+	       "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
+	       "                           free port (default 127.0.0.1:7000). The first line on\n"
+	       "                           stdout is 'listening on ADDR'.\n"
+	       "  -e, --engine NAME        uring (default), epoll or blocking\n"
+	       "  -t, --threads N          event loops, one per thread, each with its own\n"
+	       "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
+	       "      --max-conns N        connections at once; past it accept waits (default:\n"
+	       "                           no limit; blocking: 16384 threads)\n"
+	       "      --idle-timeout DUR   close connections silent this long (default off)\n"
+	       "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
+	       "                           flight before connections are cut (default 5s)\n"
+	       "      --backlog N          listen backlog (default 4096)\n"
+	       "      --buf-count N        uring: provided buffers per ring, a power of two\n"
+	       "                           (default 4096)\n"
+	       "      --buf-size SIZE      uring: bytes per provided buffer (default 4KiB)\n"
+	       "      --sq-entries N       uring: submission queue size (default 1024)\n"
+	       "      --cq-entries N       uring: completion queue size (default 8 x SQ)\n"
+	       "      --max-queue SIZE     stop reading a client with this much unsent reply\n"
+	       "                           queued, until it reads (default 1MiB)\n"
+	       "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
+	       "  -h, --help               this text\n"
+	       "  -V, --version            version, git commit and liburing version\n"
+	       "\n"
+	       "Durations take ns, us, ms, s, m, h (bare: seconds); sizes take B, KiB, MiB, GiB.\n"
+	       "\n"
+	       "Examples:\n"
+	       "  ringlab-server echo --listen 127.0.0.1:0 --engine uring --threads 2\n"
+	       "  ringlab-server echo --listen unix:/tmp/echo.sock --engine blocking\n");
+}
+
+/* Prints one line about bad usage and returns the exit status for it, 2. */
+__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ringlab-server: %s (see --help)\n", msg);
+	return 2;
+}
+
+static int parse_uint(const char *opt, const char *arg, uint64_t min, uint64_t max, unsigned *out)
+{
+	uint64_t v;
+
+	if (rl_parse_count(arg, min, max, &v))
+		return bad_usage("invalid value for --%s: '%s'", opt, arg);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_dur(const char *opt, const char *arg, uint64_t *out)
+{
+	if (rl_parse_duration_ns(arg, out))
+		return bad_usage("invalid duration for --%s: '%s'", opt, arg);
+	return 0;
+}
+
+static int parse_sz(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (rl_parse_size(arg, out) || *out < min || *out > max)
+		return bad_usage("invalid size for --%s: '%s'", opt, arg);
+	return 0;
+}
+
+/* Parses argv into cfg and *proto.  Returns 0 to run, 1 after --help/--version, 2 on
+ * bad usage (already reported). */
+static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
+		      const struct rl_proto **proto, int *verbose)
+{
+	uint64_t v;
+	size_t i;
+	int opt, ret = 0;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":l:e:t:vhV", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			ret = rl_addr_parse(optarg, true, &cfg->listen);
+			if (ret)
+				return bad_usage("invalid --%s address '%s'", "listen", optarg);
+			break;
+		case 'e':
+			if (rl_engine_parse(optarg, &cfg->engine))
+				return bad_usage("unknown --%s '%s' (uring, epoll, blocking)",
+						 "engine", optarg);
+			break;
+		case 't':
+			ret = parse_uint("threads", optarg, 1, 64, &cfg->threads);
+			break;
+		case OPT_MAX_CONNS:
+			ret = parse_uint("max-conns", optarg, 1, 10000000, &cfg->max_conns);
+			break;
+		case OPT_IDLE_TIMEOUT:
+			ret = parse_dur("idle-timeout", optarg, &cfg->idle_timeout_ns);
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			ret = parse_dur("drain-timeout", optarg, &cfg->drain_timeout_ns);
+			break;
+		case OPT_BACKLOG:
+			ret = parse_uint("backlog", optarg, 1, 1u << 20, &cfg->backlog);
+			break;
+		case OPT_BUF_COUNT:
+			ret = parse_uint("buf-count", optarg, 1, 32768, &cfg->buf_count);
+			if (!ret && (cfg->buf_count & (cfg->buf_count - 1)))
+				return bad_usage("--%s must be a power of two, not '%s'",
+						 "buf-count", optarg);
+			break;
+		case OPT_BUF_SIZE:
+			ret = parse_sz("buf-size", optarg, 64, 1u << 20, &v);
+			cfg->buf_size = (unsigned)v;
+			break;
+		case OPT_SQ_ENTRIES:
+			ret = parse_uint("sq-entries", optarg, 8, 32768, &cfg->sq_entries);
+			break;
+		case OPT_CQ_ENTRIES:
+			ret = parse_uint("cq-entries", optarg, 16, 1u << 20, &cfg->cq_entries);
+			break;
+		case OPT_MAX_QUEUE:
+			ret = parse_sz("max-queue", optarg, 1024, (uint64_t)1 << 32, &v);
+			cfg->sendq_high = (size_t)v;
+			break;
+		case 'v':
+			*verbose = 1;
+			cfg->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'V':
+			printf("ringlab-server %s (git %s, liburing %s, %s build)\n", RL_VERSION,
+			       RL_GIT_COMMIT, RL_LIBURING_VERSION, RL_BUILD_TYPE);
+			return 1;
+		case ':':
+			return bad_usage("option %s needs a value", argv[optind - 1]);
+		default:
+			return bad_usage("unknown option '%s'", argv[optind - 1]);
+		}
+		if (ret)
+			return ret;
+	}
+	if (optind >= argc)
+		return bad_usage("missing PROTOCOL");
+	if (optind + 1 < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind + 1]);
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (!strcmp(argv[optind], protocols[i]->name))
+			*proto = protocols[i];
+	if (!*proto)
+		return bad_usage("unknown protocol '%s'", argv[optind]);
+	if (cfg->engine == RL_ENGINE_BLOCKING && !cfg->max_conns)
+		cfg->max_conns = 16384;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct rl_server_config cfg;
+	const struct rl_proto *proto = NULL;
+	int verbose = 0, ret;
+
+	rl_log_init(argv[0], RL_LOG_WARN);
+	rl_server_config_defaults(&cfg);
+	ret = parse_args(argc, argv, &cfg, &proto, &verbose);
+	if (ret)
+		return ret == 1 ? 0 : 2;
+	rl_log_init(argv[0], verbose ? RL_LOG_DEBUG : RL_LOG_WARN);
+	ret = rl_server_run(&cfg, proto);
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,12 @@
+/*
+ * protocols.h - the protocols ringlab-server can speak, one file each in servers/.
+ */
+#ifndef RL_PROTOCOLS_H
+#define RL_PROTOCOLS_H
+
+#include "proto.h"
+
+/* echo.c: every byte received is sent back, in order. */
+extern const struct rl_proto rl_proto_echo;
+
+#endif
