@@ -54,6 +54,11 @@ int rl_conn_open(struct rl_conn *c, struct rl_loop *loop, size_t engine_size, ui
 	return 0;
 }
 
+const struct rl_server_config *rl_conn_config(const struct rl_conn *c)
+{
+	return &c->loop->srv->cfg;
+}
+
 void rl_conn_mark_dirty(struct rl_conn *c)
 {
 	if (c->flags & RL_CONN_DIRTY)

@@ -112,6 +112,9 @@ static inline void rl_conn_count_request(struct rl_conn *c)
 	c->loop->stats.requests++;
 }
 
+/* Returns the server configuration (protocol settings included). */
+const struct rl_server_config *rl_conn_config(const struct rl_conn *c);
+
 /* Returns the protocol's per-connection state. */
 static inline void *rl_conn_state(struct rl_conn *c)
 {

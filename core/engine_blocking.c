@@ -10,6 +10,8 @@
  * parks itself on a list that the accept loop reaps, so no zombie threads pile up.
  *
  * --threads does not apply: concurrency here is one thread per connection by design.
+ * --blocking-mode iterative drops even that: the accept loop serves each connection to
+ * its end before accepting the next, the first server every socket course writes.
  * Stop: the accept loop is woken with shutdown() on the listener; connection threads get
  * shutdown(SHUT_RD), so their recv() returns 0 and they send what they owe, then exit.
  */
@@ -36,6 +38,7 @@ struct bconn {
 	struct bconn *prev, *next;
 	struct bstate *s;
 	pthread_t thread;
+	bool inline_served; /* iterative mode: no thread to join */
 	int fd;
 };
 
@@ -161,7 +164,8 @@ static void reap(struct bstate *s)
 	pthread_mutex_unlock(&s->lock);
 	for (; c; c = next) {
 		next = c->next;
-		pthread_join(c->thread, NULL);
+		if (!c->inline_served)
+			pthread_join(c->thread, NULL);
 		free(c);
 	}
 }
@@ -189,6 +193,13 @@ static void spawn(struct bstate *s, int fd)
 	s->live = c;
 	s->nlive++;
 	s->stats.accepted++;
+	if (srv->cfg.blocking_mode == RL_BLOCKING_ITERATIVE) {
+		/* The textbook loop: serve this client to the end, then accept the next. */
+		pthread_mutex_unlock(&s->lock);
+		c->inline_served = true;
+		conn_main(c);
+		return;
+	}
 	ret = pthread_create(&c->thread, &s->attr, conn_main, c);
 	if (ret) {
 		s->live = c->next;

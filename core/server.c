@@ -42,6 +42,9 @@ void rl_server_config_defaults(struct rl_server_config *cfg)
 	cfg->cq_entries = 0;
 	cfg->max_input = 1u << 20;
 	cfg->sendq_high = 1u << 20;
+	cfg->blocking_mode = RL_BLOCKING_THREADS;
+	cfg->message = "Hello from ringlab\n";
+	cfg->message_len = strlen(cfg->message);
 }
 
 const struct rl_engine *rl_engine_get(enum rl_engine_kind kind)

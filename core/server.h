@@ -25,6 +25,11 @@ enum rl_engine_kind {
 	RL_ENGINE_BLOCKING,
 };
 
+enum rl_blocking_mode {
+	RL_BLOCKING_THREADS,   /* one thread per connection (default) */
+	RL_BLOCKING_ITERATIVE, /* the accept loop serves each connection itself */
+};
+
 struct rl_server_config {
 	struct rl_addr listen;
 	enum rl_engine_kind engine;
@@ -40,6 +45,11 @@ struct rl_server_config {
 	size_t max_input;	   /* unconsumed input a protocol may leave before -EMSGSIZE */
 	size_t sendq_high;	   /* stop reading a connection with this much queued */
 	bool verbose;
+	enum rl_blocking_mode blocking_mode;
+
+	/* Protocol settings: each servers/<protocol>.c documents the ones it reads. */
+	const char *message; /* greeting: what to send on accept */
+	size_t message_len;
 };
 
 /* Fills `cfg` with the defaults documented in --help. */

@@ -23,6 +23,7 @@
 
 static const struct rl_proto *const protocols[] = {
     &rl_proto_echo,
+    &rl_proto_greeting,
 };
 
 enum {
@@ -35,6 +36,9 @@ enum {
 	OPT_SQ_ENTRIES,
 	OPT_CQ_ENTRIES,
 	OPT_MAX_QUEUE,
+	OPT_BLOCKING_MODE,
+	OPT_MESSAGE,
+	OPT_MESSAGE_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -50,6 +54,9 @@ static const struct option long_opts[] = {
     {"sq-entries", required_argument, NULL, OPT_SQ_ENTRIES},
     {"cq-entries", required_argument, NULL, OPT_CQ_ENTRIES},
     {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+    {"blocking-mode", required_argument, NULL, OPT_BLOCKING_MODE},
+    {"message", required_argument, NULL, OPT_MESSAGE},
+    {"message-file", required_argument, NULL, OPT_MESSAGE_FILE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -66,36 +73,45 @@ static void usage(FILE *f)
 	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
 		fprintf(f, "  %-10s %s\n", protocols[i]->name, protocols[i]->summary);
 	fprintf(
-	    f, "\n"
-	       "Options:\n"
-	       "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
-	       "                           free port (default 127.0.0.1:7000). The first line on\n"
-	       "                           stdout is 'listening on ADDR'.\n"
-	       "  -e, --engine NAME        uring (default), epoll or blocking\n"
-	       "  -t, --threads N          event loops, one per thread, each with its own\n"
-	       "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
-	       "      --max-conns N        connections at once; past it accept waits (default:\n"
-	       "                           no limit; blocking: 16384 threads)\n"
-	       "      --idle-timeout DUR   close connections silent this long (default off)\n"
-	       "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
-	       "                           flight before connections are cut (default 5s)\n"
-	       "      --backlog N          listen backlog (default 4096)\n"
-	       "      --buf-count N        uring: provided buffers per ring, a power of two\n"
-	       "                           (default 4096)\n"
-	       "      --buf-size SIZE      uring: bytes per provided buffer (default 4KiB)\n"
-	       "      --sq-entries N       uring: submission queue size (default 1024)\n"
-	       "      --cq-entries N       uring: completion queue size (default 8 x SQ)\n"
-	       "      --max-queue SIZE     stop reading a client with this much unsent reply\n"
-	       "                           queued, until it reads (default 1MiB)\n"
-	       "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
-	       "  -h, --help               this text\n"
-	       "  -V, --version            version, git commit and liburing version\n"
-	       "\n"
-	       "Durations take ns, us, ms, s, m, h (bare: seconds); sizes take B, KiB, MiB, GiB.\n"
-	       "\n"
-	       "Examples:\n"
-	       "  ringlab-server echo --listen 127.0.0.1:0 --engine uring --threads 2\n"
-	       "  ringlab-server echo --listen unix:/tmp/echo.sock --engine blocking\n");
+	    f,
+	    "\n"
+	    "Options:\n"
+	    "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
+	    "                           free port (default 127.0.0.1:7000). The first line on\n"
+	    "                           stdout is 'listening on ADDR'.\n"
+	    "  -e, --engine NAME        uring (default), epoll or blocking\n"
+	    "  -t, --threads N          event loops, one per thread, each with its own\n"
+	    "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
+	    "      --max-conns N        connections at once; past it accept waits (default:\n"
+	    "                           no limit; blocking: 16384 threads)\n"
+	    "      --idle-timeout DUR   close connections silent this long (default off)\n"
+	    "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
+	    "                           flight before connections are cut (default 5s)\n"
+	    "      --backlog N          listen backlog (default 4096)\n"
+	    "      --buf-count N        uring: provided buffers per ring, a power of two\n"
+	    "                           (default 4096)\n"
+	    "      --buf-size SIZE      uring: bytes per provided buffer (default 4KiB)\n"
+	    "      --sq-entries N       uring: submission queue size (default 1024)\n"
+	    "      --cq-entries N       uring: completion queue size (default 8 x SQ)\n"
+	    "      --max-queue SIZE     stop reading a client with this much unsent reply\n"
+	    "                           queued, until it reads (default 1MiB)\n"
+	    "      --blocking-mode M    blocking: threads (one per connection, default) or\n"
+	    "                           iterative (the accept loop serves each connection)\n"
+	    "\n"
+	    "Protocol settings:\n"
+	    "      --message TEXT       greeting: what to send (default 'Hello from ringlab\\n')\n"
+	    "      --message-file PATH  greeting: send this file's bytes (at most 1 MiB)\n"
+	    "\n"
+	    "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
+	    "  -h, --help               this text\n"
+	    "  -V, --version            version, git commit and liburing version\n"
+	    "\n"
+	    "Durations take ns, us, ms, s, m, h (bare: seconds); sizes take B, KiB, MiB, GiB.\n"
+	    "\n"
+	    "Examples:\n"
+	    "  ringlab-server echo --listen 127.0.0.1:0 --engine uring --threads 2\n"
+	    "  ringlab-server echo --listen unix:/tmp/echo.sock --engine blocking\n"
+	    "  ringlab-server greeting --listen [::1]:7001 --message 'Hello, client'\n");
 }
 
 /* Prints one line about bad usage and returns the exit status for it, 2. */
@@ -135,10 +151,38 @@ static int parse_sz(const char *opt, const char *arg, uint64_t min, uint64_t max
 	return 0;
 }
 
+/* Reads a whole file (at most `max` bytes) into a malloc'ed buffer.  Returns its length
+ * or -errno (-EFBIG when larger than max). */
+static long read_file(const char *path, size_t max, char **out)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	if (!f)
+		return -errno;
+	buf = malloc(max + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int err = ferror(f) ? -EIO : -EFBIG;
+
+		fclose(f);
+		free(buf);
+		return err;
+	}
+	fclose(f);
+	*out = buf;
+	return (long)n;
+}
+
 /* Parses argv into cfg and *proto.  Returns 0 to run, 1 after --help/--version, 2 on
  * bad usage (already reported). */
 static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
-		      const struct rl_proto **proto, int *verbose)
+		      const struct rl_proto **proto, int *verbose, char **file_buf)
 {
 	uint64_t v;
 	size_t i;
@@ -192,6 +236,29 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			ret = parse_sz("max-queue", optarg, 1024, (uint64_t)1 << 32, &v);
 			cfg->sendq_high = (size_t)v;
 			break;
+		case OPT_BLOCKING_MODE:
+			if (!strcmp(optarg, "threads"))
+				cfg->blocking_mode = RL_BLOCKING_THREADS;
+			else if (!strcmp(optarg, "iterative"))
+				cfg->blocking_mode = RL_BLOCKING_ITERATIVE;
+			else
+				return bad_usage(
+				    "unknown --blocking-mode '%s' (threads, iterative)", optarg);
+			break;
+		case OPT_MESSAGE:
+			cfg->message = optarg;
+			cfg->message_len = strlen(optarg);
+			break;
+		case OPT_MESSAGE_FILE: {
+			long n = read_file(optarg, 1u << 20, file_buf);
+
+			if (n < 0)
+				return bad_usage("cannot read --message-file '%s': %s", optarg,
+						 strerror((int)-n));
+			cfg->message = *file_buf;
+			cfg->message_len = (size_t)n;
+			break;
+		}
 		case 'v':
 			*verbose = 1;
 			cfg->verbose = true;
@@ -229,14 +296,18 @@ int main(int argc, char **argv)
 {
 	struct rl_server_config cfg;
 	const struct rl_proto *proto = NULL;
+	char *file_buf = NULL;
 	int verbose = 0, ret;
 
 	rl_log_init(argv[0], RL_LOG_WARN);
 	rl_server_config_defaults(&cfg);
-	ret = parse_args(argc, argv, &cfg, &proto, &verbose);
-	if (ret)
+	ret = parse_args(argc, argv, &cfg, &proto, &verbose, &file_buf);
+	if (ret) {
+		free(file_buf);
 		return ret == 1 ? 0 : 2;
+	}
 	rl_log_init(argv[0], verbose ? RL_LOG_DEBUG : RL_LOG_WARN);
 	ret = rl_server_run(&cfg, proto);
+	free(file_buf);
 	return ret ? 1 : 0;
 }

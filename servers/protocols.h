@@ -9,4 +9,7 @@
 /* echo.c: every byte received is sent back, in order. */
 extern const struct rl_proto rl_proto_echo;
 
+/* greeting.c: send a message on accept, then close. */
+extern const struct rl_proto rl_proto_greeting;
+
 #endif
