@@ -52,6 +52,13 @@ int rl_addr_port(const struct rl_addr *a);
  */
 int rl_listen(const struct rl_addr *a, int backlog, bool reuseport);
 
+/*
+ * Creates a UDP socket bound to `a` (SOCK_CLOEXEC, SO_REUSEADDR, SO_REUSEPORT when asked,
+ * IPV6_V6ONLY off, 4 MiB socket buffers where allowed).  Returns the fd, or -errno
+ * (-EAFNOSUPPORT for a unix address).
+ */
+int rl_bind_udp(const struct rl_addr *a, bool reuseport);
+
 /* Fills `out` with the address `fd` is bound to (getsockname).  Returns 0 or -errno. */
 int rl_addr_of_socket(int fd, struct rl_addr *out);
 

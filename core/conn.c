@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dgram.h"
 #include "server.h"
 
 void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
@@ -22,6 +23,7 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 	dst->requests += src->requests;
 	dst->accept_backoffs += src->accept_backoffs;
 	dst->enobufs += src->enobufs;
+	dst->truncated += src->truncated;
 }
 
 static size_t align16(size_t n)
@@ -52,6 +54,11 @@ int rl_conn_open(struct rl_conn *c, struct rl_loop *loop, size_t engine_size, ui
 	if (proto->on_open)
 		return proto->on_open(c);
 	return 0;
+}
+
+const struct rl_server_config *rl_dgram_config(const struct rl_dgram *d)
+{
+	return &d->loop->srv->cfg;
 }
 
 const struct rl_server_config *rl_conn_config(const struct rl_conn *c)

@@ -10,6 +10,7 @@
 #ifndef RL_CONN_H
 #define RL_CONN_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ struct rl_stats {
 	uint64_t requests;	  /* what the protocol counts as a request (echo: each read) */
 	uint64_t accept_backoffs; /* EMFILE/ENFILE/ENOMEM on accept */
 	uint64_t enobufs;	  /* io_uring: multishot recv ran out of provided buffers */
+	uint64_t truncated;	  /* datagrams larger than --max-datagram, dropped */
 };
 
 /* Adds every counter of `src` into `dst`. */
@@ -41,6 +43,8 @@ struct rl_loop {
 	struct rl_conn *dirty_head; /* connections with work queued since the last flush */
 	struct rl_stats stats;
 	unsigned index; /* thread number, 0..threads-1 */
+	int wake_fd;	/* eventfd written by rl_loops_stop() */
+	pthread_t thread;
 };
 
 enum {

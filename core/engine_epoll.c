@@ -44,10 +44,8 @@ struct econn {
 
 struct eloop {
 	struct rl_loop base;
-	pthread_t thread;
 	int ep;
 	int lfd;
-	int wake_fd;
 	bool shared_listener;
 	bool listening;
 	bool accept_paused;
@@ -62,11 +60,6 @@ struct eloop {
 	uint64_t now;
 	uint8_t *rbuf;
 	int fatal;
-};
-
-struct epoll_state {
-	unsigned nloops;
-	struct eloop loops[];
 };
 
 /* Marker pointers for the two non-connection fds in the epoll set. */
@@ -355,13 +348,18 @@ static void *loop_main(void *arg)
 	struct eloop *l = arg;
 	struct epoll_event events[MAX_EVENTS];
 	struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
+	struct rl_server *srv = l->base.srv;
 	int n, i, err = 0;
 
+	l->lfd = rl_server_listen_fd(srv, l->base.index);
+	l->shared_listener = srv->nlisten < srv->cfg.threads;
+	l->max_conns =
+	    srv->cfg.max_conns ? (srv->cfg.max_conns + srv->cfg.threads - 1) / srv->cfg.threads : 0;
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	l->rbuf = malloc(READ_BUF_SIZE);
 	/* accept4() in a readiness loop must never block (another loop may win the race). */
 	fcntl(l->lfd, F_SETFL, fcntl(l->lfd, F_GETFL) | O_NONBLOCK);
-	if (l->ep < 0 || !l->rbuf || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake_fd, &wev) < 0)
+	if (l->ep < 0 || !l->rbuf || epoll_ctl(l->ep, EPOLL_CTL_ADD, l->base.wake_fd, &wev) < 0)
 		err = l->rbuf ? -errno : -ENOMEM;
 	rl_server_thread_ready(l->base.srv, err);
 	if (err)
@@ -384,7 +382,7 @@ static void *loop_main(void *arg)
 			} else if (p == &wake_tag) {
 				uint64_t v;
 
-				if (read(l->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				if (read(l->base.wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 					rl_debug("eventfd read: %s", strerror(errno));
 				if (atomic_load(&l->base.srv->stopping))
 					start_drain(l);
@@ -419,73 +417,12 @@ out:
 
 static int epoll_start(struct rl_server *srv)
 {
-	unsigned n = srv->cfg.threads, i, started = 0;
-	struct epoll_state *s = calloc(1, sizeof(*s) + n * sizeof(struct eloop));
-	int ret = 0;
-
-	if (!s)
-		return -ENOMEM;
-	srv->engine_state = s;
-	for (i = 0; i < n; i++) {
-		struct eloop *l = &s->loops[i];
-
-		l->base.srv = srv;
-		l->base.index = i;
-		l->ep = -1;
-		l->lfd = rl_server_listen_fd(srv, i);
-		l->shared_listener = srv->nlisten < n;
-		l->max_conns = srv->cfg.max_conns ? (srv->cfg.max_conns + n - 1) / n : 0;
-		l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (l->wake_fd < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = -pthread_create(&l->thread, NULL, loop_main, l);
-		if (ret) {
-			close(l->wake_fd);
-			break;
-		}
-		started++;
-	}
-	s->nloops = started;
-	pthread_mutex_lock(&srv->lock);
-	while (srv->ready < started)
-		pthread_cond_wait(&srv->cond, &srv->lock);
-	pthread_mutex_unlock(&srv->lock);
-	return ret;
-}
-
-static void epoll_stop(struct rl_server *srv)
-{
-	struct epoll_state *s = srv->engine_state;
-	uint64_t one = 1;
-	unsigned i;
-
-	if (!s)
-		return;
-	for (i = 0; i < s->nloops; i++)
-		if (write(s->loops[i].wake_fd, &one, sizeof(one)) < 0)
-			rl_err("cannot wake loop %u: %s", i, strerror(errno));
-}
-
-static void epoll_join(struct rl_server *srv)
-{
-	struct epoll_state *s = srv->engine_state;
-	unsigned i;
-
-	if (!s)
-		return;
-	for (i = 0; i < s->nloops; i++) {
-		pthread_join(s->loops[i].thread, NULL);
-		close(s->loops[i].wake_fd);
-	}
-	free(s);
-	srv->engine_state = NULL;
+	return rl_loops_start(srv, sizeof(struct eloop), loop_main, EFD_NONBLOCK);
 }
 
 const struct rl_engine rl_engine_epoll = {
     .name = "epoll",
     .start = epoll_start,
-    .stop = epoll_stop,
-    .join = epoll_join,
+    .stop = rl_loops_stop,
+    .join = rl_loops_join,
 };

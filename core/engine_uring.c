@@ -61,11 +61,9 @@ struct uconn {
 
 struct uloop {
 	_Alignas(16) struct rl_loop base; /* user_data carries the op in the low 4 bits */
-	pthread_t thread;
 	struct rl_ring r;
 	struct rl_bufring br;
 	int lfd;
-	int wake_fd;
 	uint64_t wake_buf;
 	struct uconn *live;
 	unsigned nlive;
@@ -80,11 +78,6 @@ struct uloop {
 	uint64_t now;
 	struct __kernel_timespec tick_ts;
 	int fatal;
-};
-
-struct uring_state {
-	unsigned nloops;
-	struct uloop loops[];
 };
 
 static struct io_uring_sqe *sqe_get(struct uloop *l)
@@ -539,7 +532,7 @@ static void arm_wake(struct uloop *l)
 
 	if (!sqe)
 		return;
-	io_uring_prep_read(sqe, l->wake_fd, &l->wake_buf, sizeof(l->wake_buf), 0);
+	io_uring_prep_read(sqe, l->base.wake_fd, &l->wake_buf, sizeof(l->wake_buf), 0);
 	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_WAKE));
 }
 
@@ -608,8 +601,14 @@ static int loop_setup(struct uloop *l)
 static void *loop_main(void *arg)
 {
 	struct uloop *l = arg;
+	struct rl_server *srv = l->base.srv;
 	struct rl_cqe cqe;
-	int ret = loop_setup(l);
+	int ret;
+
+	l->lfd = rl_server_listen_fd(srv, l->base.index);
+	l->max_conns =
+	    srv->cfg.max_conns ? (srv->cfg.max_conns + srv->cfg.threads - 1) / srv->cfg.threads : 0;
+	ret = loop_setup(l);
 
 	rl_server_thread_ready(l->base.srv, ret);
 	if (ret) {
@@ -657,72 +656,12 @@ static void *loop_main(void *arg)
 
 static int uring_start(struct rl_server *srv)
 {
-	unsigned n = srv->cfg.threads, i, started = 0;
-	struct uring_state *s = calloc(1, sizeof(*s) + n * sizeof(struct uloop));
-	int ret = 0;
-
-	if (!s)
-		return -ENOMEM;
-	srv->engine_state = s;
-	for (i = 0; i < n; i++) {
-		struct uloop *l = &s->loops[i];
-
-		l->base.srv = srv;
-		l->base.index = i;
-		l->lfd = rl_server_listen_fd(srv, i);
-		l->max_conns = srv->cfg.max_conns ? (srv->cfg.max_conns + n - 1) / n : 0;
-		l->wake_fd = eventfd(0, EFD_CLOEXEC);
-		if (l->wake_fd < 0) {
-			ret = -errno;
-			break;
-		}
-		ret = -pthread_create(&l->thread, NULL, loop_main, l);
-		if (ret) {
-			close(l->wake_fd);
-			l->wake_fd = -1;
-			break;
-		}
-		started++;
-	}
-	s->nloops = started;
-	pthread_mutex_lock(&srv->lock);
-	while (srv->ready < started)
-		pthread_cond_wait(&srv->cond, &srv->lock);
-	pthread_mutex_unlock(&srv->lock);
-	return ret;
-}
-
-static void uring_stop(struct rl_server *srv)
-{
-	struct uring_state *s = srv->engine_state;
-	uint64_t one = 1;
-	unsigned i;
-
-	if (!s)
-		return;
-	for (i = 0; i < s->nloops; i++)
-		if (write(s->loops[i].wake_fd, &one, sizeof(one)) < 0)
-			rl_err("cannot wake loop %u: %s", i, strerror(errno));
-}
-
-static void uring_join(struct rl_server *srv)
-{
-	struct uring_state *s = srv->engine_state;
-	unsigned i;
-
-	if (!s)
-		return;
-	for (i = 0; i < s->nloops; i++) {
-		pthread_join(s->loops[i].thread, NULL);
-		close(s->loops[i].wake_fd);
-	}
-	free(s);
-	srv->engine_state = NULL;
+	return rl_loops_start(srv, sizeof(struct uloop), loop_main, 0);
 }
 
 const struct rl_engine rl_engine_uring = {
     .name = "uring",
     .start = uring_start,
-    .stop = uring_stop,
-    .join = uring_join,
+    .stop = rl_loops_stop,
+    .join = rl_loops_join,
 };

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct rl_conn;
+struct rl_dgram;
 
 struct rl_proto {
 	const char *name;
@@ -30,6 +31,9 @@ struct rl_proto {
 	void (*on_eof)(struct rl_conn *c);
 	/* The connection is going away; its state is freed afterwards.  NULL: nothing. */
 	void (*on_close)(struct rl_conn *c);
+	/* Datagram protocols set this instead of the stream callbacks: called once per
+	 * datagram (see dgram.h).  Returns 0, or -errno (counted as an error). */
+	int (*on_datagram)(struct rl_dgram *d, const uint8_t *p, size_t n);
 };
 
 #endif

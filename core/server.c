@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -45,19 +46,21 @@ void rl_server_config_defaults(struct rl_server_config *cfg)
 	cfg->blocking_mode = RL_BLOCKING_THREADS;
 	cfg->message = "Hello from ringlab\n";
 	cfg->message_len = strlen(cfg->message);
+	cfg->reply = NULL;
+	cfg->max_datagram = 65536;
 }
 
-const struct rl_engine *rl_engine_get(enum rl_engine_kind kind)
+const struct rl_engine *rl_engine_get(enum rl_engine_kind kind, bool dgram)
 {
 	switch (kind) {
 	case RL_ENGINE_EPOLL:
-		return &rl_engine_epoll;
+		return dgram ? &rl_engine_epoll_dgram : &rl_engine_epoll;
 	case RL_ENGINE_BLOCKING:
-		return &rl_engine_blocking;
+		return dgram ? &rl_engine_blocking_dgram : &rl_engine_blocking;
 	case RL_ENGINE_URING:
 		break;
 	}
-	return &rl_engine_uring;
+	return dgram ? &rl_engine_uring_dgram : &rl_engine_uring;
 }
 
 int rl_engine_parse(const char *name, enum rl_engine_kind *out)
@@ -88,8 +91,10 @@ static int open_listeners(struct rl_server *srv)
 {
 	const struct rl_server_config *cfg = &srv->cfg;
 	struct rl_addr addr = cfg->listen;
-	bool shared = rl_addr_family(&addr) == AF_UNIX || cfg->engine == RL_ENGINE_BLOCKING ||
-		      cfg->threads == 1;
+	bool dgram = srv->proto->on_datagram != NULL;
+	/* Datagram engines give every thread its own socket, blocking included. */
+	bool shared = rl_addr_family(&addr) == AF_UNIX || cfg->threads == 1 ||
+		      (!dgram && cfg->engine == RL_ENGINE_BLOCKING);
 	unsigned want = shared ? 1 : cfg->threads;
 	unsigned i;
 	int fd, ret;
@@ -97,7 +102,8 @@ static int open_listeners(struct rl_server *srv)
 	if (want > sizeof(srv->listen_fds) / sizeof(srv->listen_fds[0]))
 		return -EINVAL;
 	for (i = 0; i < want; i++) {
-		fd = rl_listen(&addr, (int)cfg->backlog, !shared);
+		fd = dgram ? rl_bind_udp(&addr, !shared)
+			   : rl_listen(&addr, (int)cfg->backlog, !shared);
 		if (fd < 0)
 			return fd;
 		srv->listen_fds[srv->nlisten++] = fd;
@@ -138,6 +144,77 @@ void rl_server_thread_done(struct rl_server *srv, const struct rl_stats *st, int
 		rl_err("cannot wake the main thread: %s", strerror(errno));
 }
 
+struct loops {
+	unsigned n;
+	size_t stride;
+	_Alignas(16) unsigned char mem[];
+};
+
+static struct rl_loop *loop_at(struct loops *ls, unsigned i)
+{
+	return (struct rl_loop *)(ls->mem + (size_t)i * ls->stride);
+}
+
+int rl_loops_start(struct rl_server *srv, size_t stride, void *(*fn)(void *), int efd_flags)
+{
+	unsigned want = srv->cfg.threads, i;
+	struct loops *ls = calloc(1, sizeof(*ls) + want * stride);
+	int ret = 0;
+
+	if (!ls)
+		return -ENOMEM;
+	ls->stride = stride;
+	srv->engine_state = ls;
+	for (i = 0; i < want; i++) {
+		struct rl_loop *l = loop_at(ls, i);
+
+		l->srv = srv;
+		l->index = i;
+		l->wake_fd = eventfd(0, EFD_CLOEXEC | efd_flags);
+		if (l->wake_fd < 0) {
+			ret = -errno;
+			break;
+		}
+		ret = -pthread_create(&l->thread, NULL, fn, l);
+		if (ret) {
+			close(l->wake_fd);
+			break;
+		}
+		ls->n++;
+	}
+	pthread_mutex_lock(&srv->lock);
+	while (srv->ready < ls->n)
+		pthread_cond_wait(&srv->cond, &srv->lock);
+	pthread_mutex_unlock(&srv->lock);
+	return ret;
+}
+
+void rl_loops_stop(struct rl_server *srv)
+{
+	struct loops *ls = srv->engine_state;
+	uint64_t one = 1;
+	unsigned i;
+
+	for (i = 0; ls && i < ls->n; i++)
+		if (write(loop_at(ls, i)->wake_fd, &one, sizeof(one)) < 0)
+			rl_err("cannot wake loop %u: %s", i, strerror(errno));
+}
+
+void rl_loops_join(struct rl_server *srv)
+{
+	struct loops *ls = srv->engine_state;
+	unsigned i;
+
+	if (!ls)
+		return;
+	for (i = 0; i < ls->n; i++) {
+		pthread_join(loop_at(ls, i)->thread, NULL);
+		close(loop_at(ls, i)->wake_fd);
+	}
+	free(ls);
+	srv->engine_state = NULL;
+}
+
 /* Waits for SIGINT/SIGTERM or an engine thread's fatal error.  Returns the signal or 0. */
 static int wait_for_stop(struct rl_server *srv, int sfd)
 {
@@ -168,13 +245,13 @@ static void print_totals(const struct rl_server *srv)
 	fprintf(stderr,
 		"%s: %s engine stopped: connections %llu (closed %llu, refused %llu, idle-closed "
 		"%llu, errors %llu), requests %llu, bytes in %llu, bytes out %llu, accept "
-		"backoffs %llu, buffer-ring empty %llu\n",
+		"backoffs %llu, buffer-ring empty %llu, truncated %llu\n",
 		srv->proto->name, srv->engine->name, (unsigned long long)t->accepted,
 		(unsigned long long)t->closed, (unsigned long long)t->refused,
 		(unsigned long long)t->idle_closed, (unsigned long long)t->errors,
 		(unsigned long long)t->requests, (unsigned long long)t->bytes_in,
 		(unsigned long long)t->bytes_out, (unsigned long long)t->accept_backoffs,
-		(unsigned long long)t->enobufs);
+		(unsigned long long)t->enobufs, (unsigned long long)t->truncated);
 }
 
 static int start_engine(struct rl_server *srv)
@@ -200,7 +277,7 @@ int rl_server_run(const struct rl_server_config *cfg, const struct rl_proto *pro
 	memset(&srv, 0, sizeof(srv));
 	srv.cfg = *cfg;
 	srv.proto = proto;
-	srv.engine = rl_engine_get(cfg->engine);
+	srv.engine = rl_engine_get(cfg->engine, proto->on_datagram != NULL);
 	srv.done_fd = -1;
 	pthread_mutex_init(&srv.lock, NULL);
 	pthread_cond_init(&srv.cond, NULL);

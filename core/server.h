@@ -50,6 +50,9 @@ struct rl_server_config {
 	/* Protocol settings: each servers/<protocol>.c documents the ones it reads. */
 	const char *message; /* greeting: what to send on accept */
 	size_t message_len;
+	const char *reply; /* udp: fixed reply instead of an echo (NULL: echo) */
+	size_t reply_len;
+	size_t max_datagram; /* udp: larger datagrams are counted as truncated */
 };
 
 /* Fills `cfg` with the defaults documented in --help. */
@@ -71,6 +74,9 @@ struct rl_engine {
 extern const struct rl_engine rl_engine_uring;
 extern const struct rl_engine rl_engine_epoll;
 extern const struct rl_engine rl_engine_blocking;
+extern const struct rl_engine rl_engine_uring_dgram;
+extern const struct rl_engine rl_engine_epoll_dgram;
+extern const struct rl_engine rl_engine_blocking_dgram;
 
 struct rl_server {
 	struct rl_server_config cfg;
@@ -92,8 +98,8 @@ struct rl_server {
 	struct rl_stats totals; /* summed as loops exit */
 };
 
-/* Returns the engine for a kind. */
-const struct rl_engine *rl_engine_get(enum rl_engine_kind kind);
+/* Returns the engine for a kind, in its stream or datagram flavour. */
+const struct rl_engine *rl_engine_get(enum rl_engine_kind kind, bool dgram);
 
 /* Parses "uring", "epoll" or "blocking".  Returns 0 or -EINVAL. */
 int rl_engine_parse(const char *name, enum rl_engine_kind *out);
@@ -118,6 +124,18 @@ static inline int rl_server_listen_fd(const struct rl_server *srv, unsigned inde
 {
 	return srv->listen_fds[index % srv->nlisten];
 }
+
+/*
+ * Event-loop engines (uring, epoll) run cfg.threads loops.  Each loop is an engine type of
+ * `stride` bytes (a multiple of 16) that starts with a struct rl_loop.  rl_loops_start()
+ * allocates them zeroed as srv->engine_state, fills srv/index/wake_fd (an eventfd with
+ * `efd_flags`), starts fn(loop) on a thread each, and waits until every thread called
+ * rl_server_thread_ready().  Returns 0 or -errno.  rl_loops_stop() writes each eventfd;
+ * rl_loops_join() joins the threads and frees the loops.
+ */
+int rl_loops_start(struct rl_server *srv, size_t stride, void *(*fn)(void *), int efd_flags);
+void rl_loops_stop(struct rl_server *srv);
+void rl_loops_join(struct rl_server *srv);
 
 /* Sets the options every accepted TCP socket gets (TCP_NODELAY).  Ignores AF_UNIX. */
 void rl_server_tune_socket(const struct rl_server *srv, int fd);

@@ -24,6 +24,7 @@
 static const struct rl_proto *const protocols[] = {
     &rl_proto_echo,
     &rl_proto_greeting,
+    &rl_proto_udp,
 };
 
 enum {
@@ -39,6 +40,8 @@ enum {
 	OPT_BLOCKING_MODE,
 	OPT_MESSAGE,
 	OPT_MESSAGE_FILE,
+	OPT_REPLY,
+	OPT_MAX_DATAGRAM,
 };
 
 static const struct option long_opts[] = {
@@ -57,6 +60,8 @@ static const struct option long_opts[] = {
     {"blocking-mode", required_argument, NULL, OPT_BLOCKING_MODE},
     {"message", required_argument, NULL, OPT_MESSAGE},
     {"message-file", required_argument, NULL, OPT_MESSAGE_FILE},
+    {"reply", required_argument, NULL, OPT_REPLY},
+    {"max-datagram", required_argument, NULL, OPT_MAX_DATAGRAM},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -101,6 +106,9 @@ static void usage(FILE *f)
 	    "Protocol settings:\n"
 	    "      --message TEXT       greeting: what to send (default 'Hello from ringlab\\n')\n"
 	    "      --message-file PATH  greeting: send this file's bytes (at most 1 MiB)\n"
+	    "      --reply TEXT         udp: answer every datagram with TEXT instead of echoing\n"
+	    "      --max-datagram SIZE  udp: larger datagrams are counted as truncated and\n"
+	    "                           dropped (default 64KiB)\n"
 	    "\n"
 	    "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
 	    "  -h, --help               this text\n"
@@ -111,7 +119,8 @@ static void usage(FILE *f)
 	    "Examples:\n"
 	    "  ringlab-server echo --listen 127.0.0.1:0 --engine uring --threads 2\n"
 	    "  ringlab-server echo --listen unix:/tmp/echo.sock --engine blocking\n"
-	    "  ringlab-server greeting --listen [::1]:7001 --message 'Hello, client'\n");
+	    "  ringlab-server greeting --listen [::1]:7001 --message 'Hello, client'\n"
+	    "  ringlab-server udp --listen 127.0.0.1:7002 --reply 'Hello UDP Client'\n");
 }
 
 /* Prints one line about bad usage and returns the exit status for it, 2. */
@@ -259,6 +268,14 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			cfg->message_len = (size_t)n;
 			break;
 		}
+		case OPT_REPLY:
+			cfg->reply = optarg;
+			cfg->reply_len = strlen(optarg);
+			break;
+		case OPT_MAX_DATAGRAM:
+			ret = parse_sz("max-datagram", optarg, 1, 65536, &v);
+			cfg->max_datagram = (size_t)v;
+			break;
 		case 'v':
 			*verbose = 1;
 			cfg->verbose = true;

@@ -12,4 +12,7 @@ extern const struct rl_proto rl_proto_echo;
 /* greeting.c: send a message on accept, then close. */
 extern const struct rl_proto rl_proto_greeting;
 
+/* udp.c: echo each datagram, or answer with a fixed reply. */
+extern const struct rl_proto rl_proto_udp;
+
 #endif
