@@ -11,6 +11,30 @@
 #include "dgram.h"
 #include "server.h"
 
+/* Takes the connection's lock when other threads may touch it. */
+static void conn_lock(struct rl_conn *c)
+{
+	if (c->sync)
+		pthread_mutex_lock(&c->sync->mu);
+}
+
+/* Tells whoever sends for this connection that there is work, and unlocks. */
+static void conn_kick_unlock(struct rl_conn *c)
+{
+	if (c->sync) {
+		pthread_cond_broadcast(&c->sync->cv);
+		pthread_mutex_unlock(&c->sync->mu);
+	} else {
+		rl_conn_mark_dirty(c);
+	}
+}
+
+static void conn_unlock(struct rl_conn *c)
+{
+	if (c->sync)
+		pthread_mutex_unlock(&c->sync->mu);
+}
+
 void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 {
 	dst->accepted += src->accepted;
@@ -143,7 +167,9 @@ void rl_conn_eof(struct rl_conn *c)
 {
 	const struct rl_proto *proto = c->loop->srv->proto;
 
+	conn_lock(c);
 	c->flags |= RL_CONN_EOF;
+	conn_unlock(c);
 	if (proto->on_eof)
 		proto->on_eof(c);
 	else
@@ -165,35 +191,65 @@ void rl_conn_release(struct rl_conn *c)
 
 int rl_conn_send(struct rl_conn *c, const void *p, size_t n)
 {
-	int ret;
+	int ret = 0;
 
-	if (c->flags & RL_CONN_ABORT)
+	conn_lock(c);
+	if (c->flags & RL_CONN_ABORT) {
+		conn_unlock(c);
 		return 0;
+	}
 	ret = rl_sendq_append(&c->sq, p, n);
-	if (ret)
-		return ret;
-	rl_conn_mark_dirty(c);
-	return 0;
+	conn_kick_unlock(c);
+	return ret;
 }
 
-int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len)
+int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len,
+		       size_t max_queued)
 {
 	int ret;
 
-	if (c->flags & RL_CONN_ABORT)
+	conn_lock(c);
+	if (rl_conn_closing(c)) {
+		conn_unlock(c);
 		return 0;
-	ret = rl_sendq_append_chunk(&c->sq, ch, off, len);
-	if (ret)
-		return ret;
-	rl_conn_mark_dirty(c);
-	return 0;
+	}
+	if (max_queued && c->sq.bytes + len > max_queued) {
+		conn_unlock(c);
+		return -ENOBUFS;
+	}
+	if (c->sync)
+		ret = rl_sendq_append(&c->sq, ch->data + off, len);
+	else
+		ret = rl_sendq_append_chunk(&c->sq, ch, off, len);
+	conn_kick_unlock(c);
+	return ret;
+}
+
+void rl_conn_close(struct rl_conn *c)
+{
+	conn_lock(c);
+	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)) {
+		conn_unlock(c);
+		return;
+	}
+	c->flags |= RL_CONN_CLOSE_AFTER;
+	if (!c->sync) /* the blocking engine's writer uses SO_SNDTIMEO instead */
+		c->close_deadline_ns = c->loop->now_ns + c->loop->srv->cfg.drain_timeout_ns;
+	conn_kick_unlock(c);
+}
+
+void rl_conn_abort(struct rl_conn *c)
+{
+	conn_lock(c);
+	c->flags |= RL_CONN_ABORT;
+	conn_kick_unlock(c);
 }
 
 void rl_conn_forget_dirty(struct rl_conn *c)
 {
 	struct rl_conn **pp;
 
-	if (!(c->flags & RL_CONN_DIRTY))
+	if (!(c->flags & RL_CONN_DIRTY) || c->sync)
 		return;
 	for (pp = &c->loop->dirty_head; *pp; pp = &(*pp)->dirty_next) {
 		if (*pp == c) {
@@ -202,18 +258,4 @@ void rl_conn_forget_dirty(struct rl_conn *c)
 		}
 	}
 	c->flags &= ~RL_CONN_DIRTY;
-}
-
-void rl_conn_close(struct rl_conn *c)
-{
-	if (c->flags & RL_CONN_ABORT)
-		return;
-	c->flags |= RL_CONN_CLOSE_AFTER;
-	rl_conn_mark_dirty(c);
-}
-
-void rl_conn_abort(struct rl_conn *c)
-{
-	c->flags |= RL_CONN_ABORT;
-	rl_conn_mark_dirty(c);
 }

@@ -45,6 +45,17 @@ struct rl_loop {
 	unsigned index; /* thread number, 0..threads-1 */
 	int wake_fd;	/* eventfd written by rl_loops_stop() */
 	pthread_t thread;
+	uint64_t now_ns; /* the loop's clock, read once per turn */
+};
+
+/*
+ * For engines where other threads may send to a connection (the blocking engine running a
+ * protocol with cross_conn set): every rl_conn_* call below takes `mu` and signals `cv`
+ * instead of using the loop's dirty list.  NULL on event-loop engines.
+ */
+struct rl_conn_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 };
 
 enum {
@@ -64,7 +75,9 @@ struct rl_conn {
 	uint64_t id;
 	uint64_t last_active_ns;
 	uint32_t flags;
-	void *state; /* proto->conn_state_size bytes, zeroed */
+	uint64_t close_deadline_ns; /* close requested: cut off if not flushed by then */
+	struct rl_conn_sync *sync;  /* see struct rl_conn_sync; usually NULL */
+	void *state;		    /* proto->conn_state_size bytes, zeroed */
 };
 
 /*
@@ -101,10 +114,17 @@ void rl_conn_release(struct rl_conn *c);
 /* Queues a copy of `n` bytes for sending, in order.  Returns 0 or -ENOMEM. */
 int rl_conn_send(struct rl_conn *c, const void *p, size_t n);
 
-/* Queues `len` bytes of a shared chunk (reference taken).  Returns 0 or -ENOMEM. */
-int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len);
+/*
+ * Queues `len` bytes of a shared chunk (reference taken), unless that would leave more
+ * than `max_queued` bytes waiting (0: no bound).  On a connection with a sync (another
+ * thread's), the bytes are copied instead: chunk references are loop-local.
+ * Returns 0, -ENOBUFS (over the bound; nothing queued) or -ENOMEM.
+ */
+int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len,
+		       size_t max_queued);
 
-/* Closes the connection once everything queued has been sent. */
+/* Closes the connection once everything queued has been sent, or after the drain timeout
+ * if the peer does not read it by then. */
 void rl_conn_close(struct rl_conn *c);
 
 /* Closes the connection at once, dropping what is queued. */
@@ -125,10 +145,10 @@ static inline void *rl_conn_state(struct rl_conn *c)
 	return c->state;
 }
 
-/* Returns the bytes queued and not yet sent. */
-static inline size_t rl_conn_queued(const struct rl_conn *c)
+/* Returns non-zero once a close or abort was requested (sends are then dropped). */
+static inline int rl_conn_closing(const struct rl_conn *c)
 {
-	return c->sq.bytes;
+	return (c->flags & (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT)) != 0;
 }
 
 /* ---- what engines call ---- */

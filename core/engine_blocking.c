@@ -40,6 +40,9 @@ struct bconn {
 	pthread_t thread;
 	bool inline_served; /* iterative mode: no thread to join */
 	int fd;
+	pthread_t writer; /* cross_conn protocols: sends what any thread queues */
+	uint64_t writer_bytes;
+	int writer_err;
 };
 
 struct bstate {
@@ -77,6 +80,109 @@ static int send_all(struct bconn *c, struct rl_stats *st)
 	return 0;
 }
 
+static void set_timeout(int fd, int opt, uint64_t ns)
+{
+	struct timeval tv = {.tv_sec = (time_t)(ns / RL_NSEC_PER_SEC),
+			     .tv_usec = (suseconds_t)(ns % RL_NSEC_PER_SEC / 1000)};
+
+	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/*
+ * The writer thread of a cross_conn connection: any thread may queue bytes (under the
+ * connection's lock); this one sends them, without holding the lock while it blocks.
+ * Once a close is requested it gives the peer --drain-timeout to read the rest.
+ */
+static void *writer_main(void *arg)
+{
+	struct bconn *c = arg;
+	struct rl_conn_sync *sy = c->base.sync;
+	const struct rl_server_config *cfg = &c->s->srv->cfg;
+	struct iovec iov[SEND_IOV_MAX];
+	struct msghdr msg = {.msg_iov = iov};
+	bool deadline_set = false;
+	ssize_t n;
+
+	pthread_mutex_lock(&sy->mu);
+	for (;;) {
+		while (!rl_sendq_bytes(&c->base.sq) && !rl_conn_closing(&c->base))
+			pthread_cond_wait(&sy->cv, &sy->mu);
+		if ((c->base.flags & RL_CONN_ABORT) || !rl_sendq_bytes(&c->base.sq))
+			break;
+		if ((c->base.flags & RL_CONN_CLOSE_AFTER) && !deadline_set) {
+			set_timeout(c->fd, SO_SNDTIMEO, cfg->drain_timeout_ns);
+			deadline_set = true;
+		}
+		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, SEND_IOV_MAX);
+		pthread_mutex_unlock(&sy->mu);
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		pthread_mutex_lock(&sy->mu);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			c->writer_err = -errno;
+			c->base.flags |= RL_CONN_ABORT;
+			break;
+		}
+		rl_sendq_consume(&c->base.sq, (size_t)n);
+		c->writer_bytes += (uint64_t)n;
+	}
+	pthread_mutex_unlock(&sy->mu);
+	/* Done sending: wake the reader if it is still blocked in recv(). */
+	shutdown(c->fd, SHUT_RD);
+	return NULL;
+}
+
+/* Serves a cross_conn connection: this thread reads, writer_main() sends. */
+static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
+{
+		struct rl_conn_sync sync;
+	bool eof = false;
+	ssize_t n;
+	int ret;
+
+	pthread_mutex_init(&sync.mu, NULL);
+	pthread_cond_init(&sync.cv, NULL);
+	c->base.sync = &sync;
+	ret = rl_conn_open(&c->base, loop, sizeof(*c), rl_now_ns());
+	if (!ret)
+		ret = -pthread_create(&c->writer, &c->s->attr, writer_main, c);
+	if (ret) {
+		rl_conn_release(&c->base);
+		return ret;
+	}
+	while (ret >= 0) {
+		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
+		if (n > 0) {
+			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);
+			continue;
+		}
+				if (n == 0) {
+			eof = true;
+			rl_conn_eof(&c->base);
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			loop->stats.idle_closed++;
+		else
+			ret = -errno;
+		break;
+	}
+		if (ret < 0 || !eof)
+		rl_conn_abort(&c->base);
+	pthread_join(c->writer, NULL);
+	loop->stats.bytes_out += c->writer_bytes;
+	if (!ret && c->writer_err)
+		ret = c->writer_err;
+	/* Leave whatever shared state the protocol keeps before the lock goes away. */
+	rl_conn_release(&c->base);
+	pthread_cond_destroy(&sync.cv);
+	pthread_mutex_destroy(&sync.mu);
+	return ret;
+}
+
 /* Serves one connection until it ends.  Returns 0 or -errno (a dropped connection). */
 static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 {
@@ -84,13 +190,6 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 	ssize_t n;
 	int ret;
 
-	if (cfg->idle_timeout_ns) {
-		struct timeval tv = {
-		    .tv_sec = (time_t)(cfg->idle_timeout_ns / RL_NSEC_PER_SEC),
-		    .tv_usec = (suseconds_t)(cfg->idle_timeout_ns % RL_NSEC_PER_SEC / 1000)};
-
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	}
 	ret = rl_conn_open(&c->base, loop, sizeof(*c), rl_now_ns());
 	for (;;) {
 		/* Only this thread touches this connection: its dirty mark is just cleared. */
@@ -98,6 +197,8 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 		c->base.flags &= ~RL_CONN_DIRTY;
 		if (ret < 0 || (c->base.flags & RL_CONN_ABORT))
 			return ret < 0 ? ret : 0;
+		if (c->base.flags & RL_CONN_CLOSE_AFTER)
+			set_timeout(c->fd, SO_SNDTIMEO, cfg->drain_timeout_ns);
 		ret = send_all(c, &loop->stats);
 		if (ret < 0)
 			return ret;
@@ -125,14 +226,20 @@ static void *conn_main(void *arg)
 	uint8_t buf[READ_BUF_SIZE];
 	int ret;
 
-	ret = serve(c, &loop, buf);
+	if (s->srv->cfg.idle_timeout_ns)
+		set_timeout(c->fd, SO_RCVTIMEO, s->srv->cfg.idle_timeout_ns);
+	if (s->srv->proto->cross_conn) {
+		ret = serve_cross(c, &loop, buf);
+	} else {
+		ret = serve(c, &loop, buf);
+		c->base.flags |= RL_CONN_ABORT;
+		rl_conn_release(&c->base);
+	}
 	if (ret < 0) {
 		loop.stats.errors++;
 		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
 			 strerror(-ret));
 	}
-	c->base.flags |= RL_CONN_ABORT;
-	rl_conn_release(&c->base);
 	loop.stats.closed++;
 
 	pthread_mutex_lock(&s->lock);

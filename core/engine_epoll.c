@@ -31,6 +31,7 @@
 #define WRITE_IOV_MAX	  16
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
 #define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
+#define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
 
 struct econn {
 	struct rl_conn base; /* first */
@@ -50,6 +51,7 @@ struct eloop {
 	bool listening;
 	bool accept_paused;
 	bool draining;
+	bool lingering; /* some connection waits to flush before it closes */
 	struct econn *live;
 	struct econn *grave;
 	unsigned nlive;
@@ -57,7 +59,6 @@ struct eloop {
 	uint64_t backoff_until;
 	uint64_t drain_deadline;
 	uint64_t last_idle_scan;
-	uint64_t now;
 	uint8_t *rbuf;
 	int fatal;
 };
@@ -147,7 +148,7 @@ static int conn_write(struct eloop *l, struct econn *c)
 		}
 		rl_sendq_consume(&c->base.sq, (size_t)n);
 		l->base.stats.bytes_out += (uint64_t)n;
-		c->base.last_active_ns = l->now;
+		c->base.last_active_ns = l->base.now_ns;
 	}
 	return 0;
 }
@@ -169,9 +170,12 @@ static void conn_flush(struct eloop *l, struct econn *c)
 		conn_fail(l, c, ret);
 		return;
 	}
-	if (!rl_sendq_bytes(&c->base.sq) && (c->base.flags & RL_CONN_CLOSE_AFTER)) {
-		conn_close(l, c);
-		return;
+	if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+		if (!rl_sendq_bytes(&c->base.sq)) {
+			conn_close(l, c);
+			return;
+		}
+		l->lingering = true; /* on_timer cuts it off if the peer never reads */
 	}
 	if (!c->paused && rl_sendq_bytes(&c->base.sq) >= high)
 		c->paused = true; /* the peer is not reading: stop reading it */
@@ -222,7 +226,7 @@ static void conn_new(struct eloop *l, int fd)
 	l->nlive++;
 	l->base.stats.accepted++;
 	rl_server_tune_socket(srv, fd);
-	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->now);
+	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->base.now_ns);
 	if (ret < 0)
 		conn_fail(l, c, ret);
 }
@@ -250,7 +254,7 @@ static void on_listener(struct eloop *l)
 				rl_debug("accept: %s with %u connections open; retrying in 100 ms",
 					 strerror(errno), l->nlive);
 			l->base.stats.accept_backoffs++;
-			l->backoff_until = l->now + ACCEPT_BACKOFF_NS;
+			l->backoff_until = l->base.now_ns + ACCEPT_BACKOFF_NS;
 			set_listening(l, false);
 		}
 		return; /* EAGAIN: drained */
@@ -267,7 +271,7 @@ static void on_conn(struct eloop *l, struct econn *c, uint32_t events)
 	if ((events & EPOLLIN) || ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLOUT))) {
 		n = recv(c->fd, l->rbuf, READ_BUF_SIZE, 0);
 		if (n > 0) {
-			ret = rl_conn_deliver(&c->base, l->rbuf, (size_t)n, l->now);
+			ret = rl_conn_deliver(&c->base, l->rbuf, (size_t)n, l->base.now_ns);
 			if (ret < 0) {
 				conn_fail(l, c, ret);
 				return;
@@ -291,7 +295,7 @@ static void start_drain(struct eloop *l)
 	if (l->draining)
 		return;
 	l->draining = true;
-	l->drain_deadline = l->now + l->base.srv->cfg.drain_timeout_ns;
+	l->drain_deadline = l->base.now_ns + l->base.srv->cfg.drain_timeout_ns;
 	set_listening(l, false);
 	for (c = l->live; c; c = c->next)
 		rl_conn_close(&c->base);
@@ -299,22 +303,33 @@ static void start_drain(struct eloop *l)
 
 static void on_timer(struct eloop *l)
 {
-	uint64_t idle = l->base.srv->cfg.idle_timeout_ns;
+	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, now = l->base.now_ns;
 	struct econn *c, *next;
 
-	if (l->backoff_until && l->now >= l->backoff_until) {
+	if (l->backoff_until && now >= l->backoff_until) {
 		l->backoff_until = 0;
 		if (!l->draining && !l->accept_paused)
 			set_listening(l, true);
 	}
-	if (!l->draining && (!idle || l->now - l->last_idle_scan < idle / 4))
+	if (!l->draining && !(idle && now - l->last_idle_scan >= idle / 4) &&
+	    !(l->lingering && now - l->last_idle_scan >= LINGER_TICK_NS))
 		return;
-	l->last_idle_scan = l->now;
+	l->last_idle_scan = now;
+	l->lingering = false;
 	for (c = l->live; c; c = next) {
 		next = c->next;
-		if (l->draining && l->now >= l->drain_deadline) {
+		if (l->draining && now >= l->drain_deadline) {
 			conn_close(l, c);
-		} else if (!l->draining && idle && l->now - c->base.last_active_ns >= idle) {
+		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+			if (now < c->base.close_deadline_ns) {
+				l->lingering = true;
+				continue;
+			}
+			rl_debug("connection %llu did not read its last replies in time",
+				 (unsigned long long)c->base.id);
+			l->base.stats.idle_closed++;
+			conn_close(l, c);
+		} else if (!l->draining && idle && now - c->base.last_active_ns >= idle) {
 			l->base.stats.idle_closed++;
 			conn_close(l, c);
 		}
@@ -328,8 +343,10 @@ static int wait_ms(const struct eloop *l)
 
 	if (l->draining)
 		t = DRAIN_TICK_NS;
+	if (l->lingering && LINGER_TICK_NS < t)
+		t = LINGER_TICK_NS;
 	if (l->backoff_until)
-		t = l->backoff_until > l->now ? l->backoff_until - l->now : 0;
+		t = l->backoff_until > l->base.now_ns ? l->backoff_until - l->base.now_ns : 0;
 	if (idle) {
 		uint64_t step = idle / 4 < 10 * RL_NSEC_PER_MSEC ? 10 * RL_NSEC_PER_MSEC : idle / 4;
 
@@ -364,7 +381,7 @@ static void *loop_main(void *arg)
 	rl_server_thread_ready(l->base.srv, err);
 	if (err)
 		goto out;
-	l->now = rl_now_ns();
+	l->base.now_ns = rl_now_ns();
 	set_listening(l, true);
 	while (!(l->draining && !l->nlive)) {
 		n = epoll_wait(l->ep, events, MAX_EVENTS, wait_ms(l));
@@ -373,7 +390,7 @@ static void *loop_main(void *arg)
 			rl_err("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		l->now = rl_now_ns();
+		l->base.now_ns = rl_now_ns();
 		for (i = 0; i < n; i++) {
 			void *p = events[i].data.ptr;
 

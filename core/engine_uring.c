@@ -37,6 +37,7 @@
 #define SEND_IOV_MAX	  8
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
 #define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
+#define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
 #define BUFFER_GROUP	  0
 
 enum {
@@ -72,10 +73,10 @@ struct uloop {
 	bool accept_armed;
 	bool accept_paused;
 	bool draining;
+	bool lingering; /* some connection waits to flush before it closes */
 	bool tick_armed;
 	uint64_t backoff_until; /* 0: no accept back-off */
 	uint64_t drain_deadline;
-	uint64_t now;
 	struct __kernel_timespec tick_ts;
 	int fatal;
 };
@@ -130,6 +131,8 @@ static uint64_t tick_interval(const struct uloop *l)
 		t = DRAIN_TICK_NS;
 	if (l->backoff_until && ACCEPT_BACKOFF_NS < t)
 		t = ACCEPT_BACKOFF_NS;
+	if (l->lingering && LINGER_TICK_NS < t)
+		t = LINGER_TICK_NS;
 	if (idle && !l->draining) {
 		uint64_t step = idle / 4;
 
@@ -298,7 +301,7 @@ static void conn_new(struct uloop *l, int fd)
 	l->nlive++;
 	l->base.stats.accepted++;
 	rl_server_tune_socket(srv, fd);
-	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->now);
+	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->base.now_ns);
 	if (ret < 0) {
 		conn_fail(l, c, ret);
 		conn_settle(l, c);
@@ -346,6 +349,12 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 		if ((bc->flags & RL_CONN_ABORT)) {
 			conn_start_close(l, c);
 			continue;
+		}
+		if ((bc->flags & RL_CONN_CLOSE_AFTER) && !l->lingering &&
+		    ((c->st & US_SEND_BUSY) || rl_sendq_bytes(&bc->sq))) {
+			/* Closing once flushed: the tick cuts it off if the peer never reads. */
+			l->lingering = true;
+			arm_tick(l);
 		}
 		if (c->st & US_SEND_BUSY)
 			continue; /* the send completion comes back here */
@@ -409,7 +418,7 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			return;
 		}
 		if (!(c->st & US_CLOSING)) {
-			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->now);
+			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->base.now_ns);
 			if (ret < 0)
 				conn_fail(l, c, ret);
 		}
@@ -445,7 +454,7 @@ static void on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 	}
 	rl_sendq_consume(&c->base.sq, (size_t)cqe->res);
 	l->base.stats.bytes_out += (uint64_t)cqe->res;
-	c->base.last_active_ns = l->now;
+	c->base.last_active_ns = l->base.now_ns;
 	if (c->st & US_CLOSING)
 		return;
 	if ((c->st & US_PAUSED) && rl_sendq_bytes(&c->base.sq) <= l->base.srv->cfg.sendq_high / 2) {
@@ -478,7 +487,7 @@ static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
 			rl_debug("accept: %s with %u connections open; retrying in 100 ms",
 				 strerror(-cqe->res), l->nlive);
 		l->base.stats.accept_backoffs++;
-		l->backoff_until = l->now + ACCEPT_BACKOFF_NS;
+		l->backoff_until = l->base.now_ns + ACCEPT_BACKOFF_NS;
 		cancel_accept(l);
 		arm_tick(l);
 	} else if (cqe->res != -ECANCELED) {
@@ -495,7 +504,7 @@ static void start_drain(struct uloop *l)
 	if (l->draining)
 		return;
 	l->draining = true;
-	l->drain_deadline = l->now + l->base.srv->cfg.drain_timeout_ns;
+	l->drain_deadline = l->base.now_ns + l->base.srv->cfg.drain_timeout_ns;
 	cancel_accept(l);
 	for (c = l->live; c; c = c->next)
 		rl_conn_close(&c->base); /* replies already queued still go out */
@@ -508,7 +517,8 @@ static void on_tick(struct uloop *l)
 	struct uconn *c, *next;
 
 	l->tick_armed = false;
-	if (l->backoff_until && l->now >= l->backoff_until) {
+	l->lingering = false;
+	if (l->backoff_until && l->base.now_ns >= l->backoff_until) {
 		l->backoff_until = 0;
 		arm_accept(l);
 	}
@@ -516,9 +526,18 @@ static void on_tick(struct uloop *l)
 		next = c->next;
 		if (c->st & US_CLOSING)
 			continue;
-		if (l->draining && l->now >= l->drain_deadline) {
+		if (l->draining && l->base.now_ns >= l->drain_deadline) {
 			conn_start_close(l, c);
-		} else if (idle && l->now - c->base.last_active_ns >= idle) {
+		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+			if (l->base.now_ns < c->base.close_deadline_ns) {
+				l->lingering = true;
+				continue;
+			}
+			rl_debug("connection %llu did not read its last replies in time",
+				 (unsigned long long)c->base.id);
+			l->base.stats.idle_closed++;
+			conn_start_close(l, c);
+		} else if (idle && l->base.now_ns - c->base.last_active_ns >= idle) {
 			l->base.stats.idle_closed++;
 			conn_start_close(l, c);
 		}
@@ -615,7 +634,7 @@ static void *loop_main(void *arg)
 		rl_server_thread_done(l->base.srv, &l->base.stats, 0);
 		return NULL;
 	}
-	l->now = rl_now_ns();
+	l->base.now_ns = rl_now_ns();
 	arm_wake(l);
 	arm_accept(l);
 	arm_tick(l);
@@ -631,7 +650,7 @@ static void *loop_main(void *arg)
 			l->fatal = ret;
 			break;
 		}
-		l->now = rl_now_ns();
+		l->base.now_ns = rl_now_ns();
 		while (rl_ring_next(&l->r, &cqe))
 			handle(l, &cqe);
 	}

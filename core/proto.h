@@ -8,6 +8,7 @@
 #ifndef RL_PROTO_H
 #define RL_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,10 @@ struct rl_proto {
 	void (*on_eof)(struct rl_conn *c);
 	/* The connection is going away; its state is freed afterwards.  NULL: nothing. */
 	void (*on_close)(struct rl_conn *c);
+	/* Set when the protocol sends to connections other than the one it was called for
+	 * (chat): the blocking engine then gives each connection a writer thread and a lock,
+	 * and event-loop engines run a single loop. */
+	bool cross_conn;
 	/* Datagram protocols set this instead of the stream callbacks: called once per
 	 * datagram (see dgram.h).  Returns 0, or -errno (counted as an error). */
 	int (*on_datagram)(struct rl_dgram *d, const uint8_t *p, size_t n);

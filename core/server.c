@@ -47,7 +47,9 @@ void rl_server_config_defaults(struct rl_server_config *cfg)
 	cfg->message = "Hello from ringlab\n";
 	cfg->message_len = strlen(cfg->message);
 	cfg->reply = NULL;
-	cfg->max_datagram = 65536;
+		cfg->max_datagram = 65536;
+	cfg->max_line = 4096;
+	cfg->echo_self = false;
 }
 
 const struct rl_engine *rl_engine_get(enum rl_engine_kind kind, bool dgram)

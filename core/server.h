@@ -53,6 +53,8 @@ struct rl_server_config {
 	const char *reply; /* udp: fixed reply instead of an echo (NULL: echo) */
 	size_t reply_len;
 	size_t max_datagram; /* udp: larger datagrams are counted as truncated */
+	size_t max_line;     /* chat: longest line accepted */
+	bool echo_self;	     /* chat: the sender gets its own lines too */
 };
 
 /* Fills `cfg` with the defaults documented in --help. */

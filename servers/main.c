@@ -25,6 +25,7 @@ static const struct rl_proto *const protocols[] = {
     &rl_proto_echo,
     &rl_proto_greeting,
     &rl_proto_udp,
+    &rl_proto_chat,
 };
 
 enum {
@@ -42,6 +43,8 @@ enum {
 	OPT_MESSAGE_FILE,
 	OPT_REPLY,
 	OPT_MAX_DATAGRAM,
+	OPT_MAX_LINE,
+	OPT_ECHO_SELF,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +65,8 @@ static const struct option long_opts[] = {
     {"message-file", required_argument, NULL, OPT_MESSAGE_FILE},
     {"reply", required_argument, NULL, OPT_REPLY},
     {"max-datagram", required_argument, NULL, OPT_MAX_DATAGRAM},
+    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+    {"echo-self", no_argument, NULL, OPT_ECHO_SELF},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -99,7 +104,8 @@ static void usage(FILE *f)
 	    "      --sq-entries N       uring: submission queue size (default 1024)\n"
 	    "      --cq-entries N       uring: completion queue size (default 8 x SQ)\n"
 	    "      --max-queue SIZE     stop reading a client with this much unsent reply\n"
-	    "                           queued, until it reads (default 1MiB)\n"
+	    "                           queued, until it reads (default 1MiB; chat: disconnect\n"
+	    "                           it with an error instead)\n"
 	    "      --blocking-mode M    blocking: threads (one per connection, default) or\n"
 	    "                           iterative (the accept loop serves each connection)\n"
 	    "\n"
@@ -109,6 +115,9 @@ static void usage(FILE *f)
 	    "      --reply TEXT         udp: answer every datagram with TEXT instead of echoing\n"
 	    "      --max-datagram SIZE  udp: larger datagrams are counted as truncated and\n"
 	    "                           dropped (default 64KiB)\n"
+	    "      --max-line SIZE      chat: longest line; longer ones get an error and the\n"
+	    "                           connection is closed (default 4KiB)\n"
+	    "      --echo-self          chat: send each line back to its sender too\n"
 	    "\n"
 	    "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
 	    "  -h, --help               this text\n"
@@ -272,6 +281,13 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			cfg->reply = optarg;
 			cfg->reply_len = strlen(optarg);
 			break;
+		case OPT_MAX_LINE:
+			ret = parse_sz("max-line", optarg, 1, 1u << 20, &v);
+			cfg->max_line = (size_t)v;
+			break;
+		case OPT_ECHO_SELF:
+			cfg->echo_self = true;
+			break;
 		case OPT_MAX_DATAGRAM:
 			ret = parse_sz("max-datagram", optarg, 1, 65536, &v);
 			cfg->max_datagram = (size_t)v;
@@ -304,6 +320,10 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			*proto = protocols[i];
 	if (!*proto)
 		return bad_usage("unknown protocol '%s'", argv[optind]);
+	if ((*proto)->cross_conn && cfg->engine != RL_ENGINE_BLOCKING && cfg->threads > 1)
+		return bad_usage("%s keeps its room in one event loop: --threads must be 1 with "
+				 "--engine uring or epoll",
+				 (*proto)->name);
 	if (cfg->engine == RL_ENGINE_BLOCKING && !cfg->max_conns)
 		cfg->max_conns = 16384;
 	return 0;

@@ -15,4 +15,7 @@ extern const struct rl_proto rl_proto_greeting;
 /* udp.c: echo each datagram, or answer with a fixed reply. */
 extern const struct rl_proto rl_proto_udp;
 
+/* chat.c: a multi-client chat room. */
+extern const struct rl_proto rl_proto_chat;
+
 #endif

@@ -1,0 +1,168 @@
+/*
+ * chat.c - a multi-client chat room: each newline-terminated line a client sends goes to
+ * every other connected client as "<id> text\n" (to the sender too with --echo-self).
+ *
+ * What it shows: fan-out.  On the uring engine a line is formatted once into one
+ * reference-counted chunk that every recipient's send queue shares, and the sends to all
+ * N recipients leave in one batch of SQEs at the end of the loop turn.  On epoll the same
+ * chunk is written with one sendmsg per recipient.  On blocking, each client has a reader
+ * and a writer thread; the room is guarded by a mutex and lines are copied per recipient.
+ *
+ * Limits: a line longer than --max-line gets "ERR line too long" and the connection is
+ * closed.  A client that does not read has at most --max-queue bytes queued; past that
+ * it gets "ERR too slow" and is disconnected (cut off after --drain-timeout if it still
+ * does not read), so memory stays bounded and the others are never held up.
+ *
+ * One room per process.  On uring and epoll it lives in a single event loop, so --threads
+ * must be 1 (run one server per room to use more cores).
+ *
+ * Run:  ringlab-server chat --listen 127.0.0.1:7003 --engine uring
+ *       nc 127.0.0.1 7003   (in two terminals)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conn.h"
+#include "protocols.h"
+#include "server.h"
+
+struct member {
+	struct member *prev, *next;
+	struct rl_conn *conn;
+	int in_room;
+};
+
+/* The room.  The lock only matters on the blocking engine; one loop never contends it. */
+static struct {
+	pthread_mutex_t lock;
+	struct member *head;
+} room = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void room_leave_locked(struct member *m)
+{
+	if (!m->in_room)
+		return;
+	if (m->prev)
+		m->prev->next = m->next;
+	else
+		room.head = m->next;
+	if (m->next)
+		m->next->prev = m->prev;
+	m->in_room = 0;
+}
+
+static int chat_on_open(struct rl_conn *c)
+{
+	struct member *m = rl_conn_state(c);
+
+	m->conn = c;
+	pthread_mutex_lock(&room.lock);
+	m->next = room.head;
+	m->prev = NULL;
+	if (room.head)
+		room.head->prev = m;
+	room.head = m;
+	m->in_room = 1;
+	pthread_mutex_unlock(&room.lock);
+	return 0;
+}
+
+static void chat_on_close(struct rl_conn *c)
+{
+	pthread_mutex_lock(&room.lock);
+	room_leave_locked(rl_conn_state(c));
+	pthread_mutex_unlock(&room.lock);
+}
+
+/* Tells `c` why it is being disconnected, then closes it once that is sent. */
+static void kick(struct rl_conn *c, const char *why)
+{
+	pthread_mutex_lock(&room.lock);
+	room_leave_locked(rl_conn_state(c));
+	pthread_mutex_unlock(&room.lock);
+	rl_conn_send(c, why, strlen(why));
+	rl_conn_close(c);
+}
+
+/* Sends "<id> text\n" to every member but the sender (all with --echo-self). */
+static int broadcast(struct rl_conn *from, const uint8_t *text, size_t len)
+{
+	const struct rl_server_config *cfg = rl_conn_config(from);
+	struct rl_chunk *line = rl_chunk_new(len + 24);
+	struct member *m, *next, *slow = NULL;
+	int n;
+
+	if (!line)
+		return -ENOMEM;
+	n = snprintf((char *)line->data, 24, "%llu ", (unsigned long long)from->id);
+	memcpy(line->data + n, text, len);
+	line->data[(size_t)n + len] = '\n';
+	line->len = (uint32_t)((size_t)n + len + 1);
+
+	pthread_mutex_lock(&room.lock);
+	for (m = room.head; m; m = next) {
+		next = m->next;
+		if (m->conn == from && !cfg->echo_self)
+			continue;
+		if (rl_conn_send_chunk(m->conn, line, 0, line->len, cfg->sendq_high) == -ENOBUFS) {
+			/* Too slow: out of the room now, told why after the lock is dropped. */
+			room_leave_locked(m);
+			m->prev = slow;
+			slow = m;
+		}
+	}
+	pthread_mutex_unlock(&room.lock);
+	rl_chunk_unref(line);
+	for (m = slow; m; m = next) {
+		char why[96];
+
+		next = m->prev;
+		snprintf(why, sizeof(why), "ERR too slow: more than %zu bytes waiting to be read\n",
+			 cfg->sendq_high);
+		rl_conn_send(m->conn, why, strlen(why));
+		rl_conn_close(m->conn);
+	}
+	rl_conn_count_request(from);
+	return 0;
+}
+
+static long chat_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
+{
+	const struct rl_server_config *cfg = rl_conn_config(c);
+	size_t off = 0, len;
+	const uint8_t *nl;
+	int ret;
+
+	while ((nl = memchr(p + off, '\n', n - off))) {
+		len = (size_t)(nl - (p + off));
+		if (len > cfg->max_line)
+			goto too_long;
+		ret = broadcast(c, p + off, len && p[off + len - 1] == '\r' ? len - 1 : len);
+		if (ret < 0)
+			return ret;
+		off += len + 1;
+	}
+	if (n - off > cfg->max_line)
+		goto too_long;
+	return (long)off; /* a partial line waits for the rest */
+
+too_long : {
+	char why[64];
+
+	snprintf(why, sizeof(why), "ERR line too long (max %zu bytes)\n", cfg->max_line);
+	kick(c, why);
+	return (long)n;
+}
+}
+
+const struct rl_proto rl_proto_chat = {
+    .name = "chat",
+    .summary = "chat room: each line goes to every other client as '<id> text'",
+    .conn_state_size = sizeof(struct member),
+    .cross_conn = true,
+    .on_open = chat_on_open,
+    .on_data = chat_on_data,
+    .on_close = chat_on_close,
+};
