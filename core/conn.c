@@ -5,8 +5,12 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "dgram.h"
 #include "server.h"
@@ -131,6 +135,15 @@ int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_
 	c->last_active_ns = now_ns;
 	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
 		return 0; /* closing: input after a close request is discarded */
+	if (c->flags & RL_CONN_PAUSED) {
+		/* Bytes already in flight when the protocol paused: keep them for later. */
+		ret = rx_reserve(c, c->rx_len + n, srv->cfg.max_input);
+		if (ret)
+			return ret;
+		memcpy(c->rx + c->rx_len, p, n);
+		c->rx_len += n;
+		return 0;
+	}
 
 	if (!c->rx_len) {
 		/* Fast path: the protocol reads the engine's buffer in place. */
@@ -176,9 +189,25 @@ void rl_conn_eof(struct rl_conn *c)
 		rl_conn_close(c);
 }
 
+static void report_fileop(struct rl_conn *c, struct rl_fileop *op)
+{
+	const struct rl_proto *proto = c->loop->srv->proto;
+
+	c->fops_pending--;
+	if (proto->on_fileop)
+		proto->on_fileop(c, op);
+}
+
 void rl_conn_release(struct rl_conn *c)
 {
 	const struct rl_proto *proto = c->loop->srv->proto;
+
+	while (c->fops_done) { /* finished synchronously, not reported yet */
+		struct rl_fileop *op = c->fops_done;
+
+		c->fops_done = op->next;
+		report_fileop(c, op);
+	}
 
 	rl_conn_forget_dirty(c);
 	if (proto->on_close)
@@ -258,4 +287,115 @@ void rl_conn_forget_dirty(struct rl_conn *c)
 		}
 	}
 	c->flags &= ~RL_CONN_DIRTY;
+}
+
+/* Runs a file operation with plain system calls.  Returns the result or -errno. */
+static int fileop_run_sync(struct rl_fileop *op)
+{
+	long r = -1;
+
+	switch (op->kind) {
+	case RL_FOP_OPEN:
+		r = syscall(SYS_openat2, op->dirfd, op->path, &op->how, sizeof(op->how));
+		break;
+	case RL_FOP_READ:
+		r = pread(op->fd, op->buf, op->len, (off_t)op->off);
+		break;
+	case RL_FOP_WRITE:
+		r = pwrite(op->fd, op->buf, op->len, (off_t)op->off);
+		break;
+	case RL_FOP_FSYNC:
+		r = fsync(op->fd);
+		break;
+	case RL_FOP_CLOSE:
+		r = close(op->fd);
+		break;
+	case RL_FOP_RENAME:
+		r = renameat(op->dirfd, op->path, op->dirfd, op->path2);
+		break;
+	case RL_FOP_UNLINK:
+		r = unlinkat(op->dirfd, op->path, 0);
+		break;
+	case RL_FOP_STATX:
+		r = statx(op->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, op->stx);
+		break;
+	}
+	return r < 0 ? -errno : (int)r;
+}
+
+int rl_conn_fileop(struct rl_conn *c, struct rl_fileop *op)
+{
+	struct rl_fileop **pp;
+	int ret;
+
+	op->conn = c;
+	op->next = NULL;
+	op->res = 0;
+	if (c->loop->submit_fileop) {
+		ret = c->loop->submit_fileop(c->loop, op);
+		if (ret == 0)
+			c->fops_pending++;
+		return ret;
+	}
+	op->res = fileop_run_sync(op);
+	for (pp = &c->fops_done; *pp; pp = &(*pp)->next)
+		;
+	*pp = op;
+	c->fops_pending++;
+	if (!c->sync)
+		rl_conn_mark_dirty(c);
+	return 0;
+}
+
+void rl_conn_fileop_done(struct rl_fileop *op, int res)
+{
+	op->res = res;
+	report_fileop(op->conn, op);
+}
+
+void rl_conn_pause_input(struct rl_conn *c, bool pause)
+{
+	if (pause) {
+		c->flags |= RL_CONN_PAUSED;
+	} else if (c->flags & RL_CONN_PAUSED) {
+		c->flags &= ~RL_CONN_PAUSED;
+		c->flags |= RL_CONN_RESUMED;
+	}
+	if (!c->sync)
+		rl_conn_mark_dirty(c);
+}
+
+int rl_conn_run_deferred(struct rl_conn *c)
+{
+	const struct rl_proto *proto = c->loop->srv->proto;
+	long used;
+
+	for (;;) {
+		if (c->fops_done) {
+			struct rl_fileop *op = c->fops_done;
+
+			c->fops_done = op->next;
+			report_fileop(c, op);
+			continue;
+		}
+		if (!(c->flags & RL_CONN_RESUMED) || (c->flags & RL_CONN_PAUSED))
+			return 0;
+		c->flags &= ~RL_CONN_RESUMED;
+		if (!c->rx_len || rl_conn_closing(c))
+			continue;
+		used = proto->on_data(c, c->rx, c->rx_len);
+		if (used < 0)
+			return (int)used;
+		c->rx_len -= (size_t)used;
+		if (c->rx_len)
+			memmove(c->rx, c->rx + used, c->rx_len);
+	}
+}
+
+void rl_conn_sent(struct rl_conn *c)
+{
+	const struct rl_proto *proto = c->loop->srv->proto;
+
+	if (proto->on_sent && !rl_conn_closing(c))
+		proto->on_sent(c);
 }

@@ -10,10 +10,12 @@
 #ifndef RL_CONN_H
 #define RL_CONN_H
 
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "proto.h"
 #include "sendq.h"
@@ -46,6 +48,40 @@ struct rl_loop {
 	int wake_fd;	/* eventfd written by rl_loops_stop() */
 	pthread_t thread;
 	uint64_t now_ns; /* the loop's clock, read once per turn */
+	/* Starts a file operation asynchronously (io_uring).  NULL: rl_conn_fileop() runs it
+	 * synchronously and delivers the completion at the next flush. */
+	int (*submit_fileop)(struct rl_loop *loop, struct rl_fileop *op);
+};
+
+enum rl_fileop_kind {
+	RL_FOP_OPEN,   /* openat2(dirfd, path, &how) -> fd */
+	RL_FOP_READ,   /* pread(fd, buf, len, off) -> bytes */
+	RL_FOP_WRITE,  /* pwrite(fd, buf, len, off) -> bytes */
+	RL_FOP_FSYNC,  /* fsync(fd) */
+	RL_FOP_CLOSE,  /* close(fd) */
+	RL_FOP_RENAME, /* renameat(dirfd, path, dirfd, path2) */
+	RL_FOP_UNLINK, /* unlinkat(dirfd, path, 0) */
+	RL_FOP_STATX,  /* statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, stx) */
+};
+
+/*
+ * A file operation a protocol asks for.  The protocol owns the struct (usually in its
+ * connection state) and everything it points to until on_fileop() hands it back.
+ */
+struct rl_fileop {
+	_Alignas(16) struct rl_fileop *next; /* engine use; 16-aligned for user_data */
+	struct rl_conn *conn;
+	enum rl_fileop_kind kind;
+	int dirfd;
+	const char *path;  /* NUL-terminated */
+	const char *path2; /* RENAME: the new name */
+	struct open_how how;
+	int fd;
+	void *buf;
+	size_t len;
+	uint64_t off;
+	struct statx *stx;
+	int res; /* >= 0 or -errno, set on completion */
 };
 
 /*
@@ -63,6 +99,8 @@ enum {
 	RL_CONN_CLOSE_AFTER = 1u << 1, /* close once the send queue is empty */
 	RL_CONN_ABORT = 1u << 2,       /* close now, dropping queued bytes */
 	RL_CONN_EOF = 1u << 3,	       /* the peer sent FIN */
+	RL_CONN_PAUSED = 1u << 4,      /* the protocol asked for no input for now */
+	RL_CONN_RESUMED = 1u << 5,     /* unpaused: present kept input again */
 };
 
 struct rl_conn {
@@ -75,9 +113,11 @@ struct rl_conn {
 	uint64_t id;
 	uint64_t last_active_ns;
 	uint32_t flags;
-	uint64_t close_deadline_ns; /* close requested: cut off if not flushed by then */
-	struct rl_conn_sync *sync;  /* see struct rl_conn_sync; usually NULL */
-	void *state;		    /* proto->conn_state_size bytes, zeroed */
+	uint64_t close_deadline_ns;  /* close requested: cut off if not flushed by then */
+	struct rl_fileop *fops_done; /* synchronous file ops waiting to be reported */
+	unsigned fops_pending;	     /* file ops started and not yet reported */
+	struct rl_conn_sync *sync;   /* see struct rl_conn_sync; usually NULL */
+	void *state;		     /* proto->conn_state_size bytes, zeroed */
 };
 
 /*
@@ -144,6 +184,29 @@ static inline void *rl_conn_state(struct rl_conn *c)
 {
 	return c->state;
 }
+
+/*
+ * Starts a file operation for `c`.  The result always arrives later through
+ * proto->on_fileop(c, op), never from within this call.  Returns 0, or -errno when it
+ * could not be started (nothing will be reported then).
+ */
+int rl_conn_fileop(struct rl_conn *c, struct rl_fileop *op);
+
+/* Stops (pause = true) or resumes handing input to the protocol.  Bytes that arrive
+ * meanwhile are kept (up to the input limit) and presented on resume. */
+void rl_conn_pause_input(struct rl_conn *c, bool pause);
+
+/* ---- engine side of file operations and flow control ---- */
+
+/* Reports finished synchronous file ops and re-presents input after a resume.  Engines
+ * call it for each dirty connection before sending.  Returns 0 or -errno (drop it). */
+int rl_conn_run_deferred(struct rl_conn *c);
+
+/* Reports a finished asynchronous file op (sets op->res, calls on_fileop). */
+void rl_conn_fileop_done(struct rl_fileop *op, int res);
+
+/* Tells the protocol its send queue just became empty (if it asked). */
+void rl_conn_sent(struct rl_conn *c);
 
 /* Returns non-zero once a close or abort was requested (sends are then dropped). */
 static inline int rl_conn_closing(const struct rl_conn *c)

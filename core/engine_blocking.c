@@ -136,7 +136,7 @@ static void *writer_main(void *arg)
 /* Serves a cross_conn connection: this thread reads, writer_main() sends. */
 static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 {
-		struct rl_conn_sync sync;
+	struct rl_conn_sync sync;
 	bool eof = false;
 	ssize_t n;
 	int ret;
@@ -157,7 +157,7 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);
 			continue;
 		}
-				if (n == 0) {
+		if (n == 0) {
 			eof = true;
 			rl_conn_eof(&c->base);
 			break;
@@ -170,7 +170,7 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			ret = -errno;
 		break;
 	}
-		if (ret < 0 || !eof)
+	if (ret < 0 || !eof)
 		rl_conn_abort(&c->base);
 	pthread_join(c->writer, NULL);
 	loop->stats.bytes_out += c->writer_bytes;
@@ -195,15 +195,23 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 		/* Only this thread touches this connection: its dirty mark is just cleared. */
 		rl_loop_take_dirty(loop);
 		c->base.flags &= ~RL_CONN_DIRTY;
+		if (ret >= 0)
+			ret = rl_conn_run_deferred(&c->base);
 		if (ret < 0 || (c->base.flags & RL_CONN_ABORT))
 			return ret < 0 ? ret : 0;
-		if (c->base.flags & RL_CONN_CLOSE_AFTER)
-			set_timeout(c->fd, SO_SNDTIMEO, cfg->drain_timeout_ns);
-		ret = send_all(c, &loop->stats);
-		if (ret < 0)
-			return ret;
+		if (rl_sendq_bytes(&c->base.sq)) {
+			if (c->base.flags & RL_CONN_CLOSE_AFTER)
+				set_timeout(c->fd, SO_SNDTIMEO, cfg->drain_timeout_ns);
+			ret = send_all(c, &loop->stats);
+			if (ret < 0)
+				return ret;
+			rl_conn_sent(&c->base);
+			continue; /* the protocol may have queued more, or started file I/O */
+		}
 		if (c->base.flags & (RL_CONN_CLOSE_AFTER | RL_CONN_EOF))
 			return 0;
+		if (c->base.flags & RL_CONN_PAUSED)
+			return -EDEADLK; /* paused with nothing pending: nothing could resume it */
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
 		if (n > 0) {
 			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);

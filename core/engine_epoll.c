@@ -86,7 +86,7 @@ static void update_events(struct eloop *l, struct econn *c)
 	struct epoll_event ev = {.data.ptr = c};
 	uint32_t want = 0;
 
-	if (!c->paused && !(c->base.flags & (RL_CONN_EOF | RL_CONN_CLOSE_AFTER)))
+	if (!c->paused && !(c->base.flags & (RL_CONN_EOF | RL_CONN_CLOSE_AFTER | RL_CONN_PAUSED)))
 		want |= EPOLLIN | EPOLLRDHUP;
 	if (rl_sendq_bytes(&c->base.sq))
 		want |= EPOLLOUT;
@@ -156,19 +156,30 @@ static int conn_write(struct eloop *l, struct econn *c)
 /* Sends what the protocol queued, closes when asked, and applies backpressure. */
 static void conn_flush(struct eloop *l, struct econn *c)
 {
-	size_t high = l->base.srv->cfg.sendq_high;
+	size_t high = l->base.srv->cfg.sendq_high, had;
 	int ret;
 
 	if (c->closed)
 		return;
+	ret = rl_conn_run_deferred(&c->base);
+	if (ret < 0) {
+		conn_fail(l, c, ret);
+		return;
+	}
 	if (c->base.flags & RL_CONN_ABORT) {
 		conn_close(l, c);
 		return;
 	}
+	had = rl_sendq_bytes(&c->base.sq);
 	ret = conn_write(l, c);
 	if (ret) {
 		conn_fail(l, c, ret);
 		return;
+	}
+	if (had && !rl_sendq_bytes(&c->base.sq)) {
+		rl_conn_sent(&c->base); /* may queue more: it marks the connection dirty */
+		if (rl_sendq_bytes(&c->base.sq))
+			return;
 	}
 	if (c->base.flags & RL_CONN_CLOSE_AFTER) {
 		if (!rl_sendq_bytes(&c->base.sq)) {

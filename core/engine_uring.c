@@ -21,6 +21,7 @@
  *                     the connection is freed when its last CQE has arrived.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ enum {
 	US_CLOSING = 1u << 2,
 	US_CLOSE_SENT = 1u << 3,
 	US_STARVED = 1u << 4,
-	US_PAUSED = 1u << 5,
+	US_PAUSED = 1u << 5,	  /* backpressure: the peer is not reading */
+	US_RECV_CANCEL = 1u << 6, /* a cancel of the recv is in flight */
 };
 
 struct uconn {
@@ -166,7 +168,8 @@ static void arm_tick(struct uloop *l)
 static bool wants_recv(const struct uconn *c)
 {
 	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED)) &&
-	       !(c->base.flags & (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF));
+	       !(c->base.flags &
+		 (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF | RL_CONN_PAUSED));
 }
 
 static void arm_recv(struct uloop *l, struct uconn *c)
@@ -196,6 +199,8 @@ static void submit_cancel(struct uloop *l, struct uconn *c, bool all)
 		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
 	else
 		io_uring_prep_cancel64(sqe, rl_udata(c, RL_OP_RECV), 0);
+	if (!all)
+		c->st |= US_RECV_CANCEL;
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CANCEL));
 	c->inflight++;
 }
@@ -338,6 +343,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 static void flush_list(struct uloop *l, struct rl_conn *bc)
 {
 	struct rl_conn *next;
+	int ret;
 
 	for (; bc; bc = next) {
 		struct uconn *c = (struct uconn *)bc;
@@ -346,6 +352,16 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 		bc->flags &= ~RL_CONN_DIRTY;
 		if (c->st & US_CLOSING)
 			continue;
+		ret = rl_conn_run_deferred(bc);
+		if (ret < 0) {
+			conn_fail(l, c, ret);
+			continue;
+		}
+		if ((bc->flags & RL_CONN_PAUSED) && (c->st & US_RECV_ARMED) &&
+		    !(c->st & US_RECV_CANCEL))
+			submit_cancel(l, c, false); /* the protocol wants no input for now */
+		else
+			arm_recv(l, c); /* resumed, if it was paused */
 		if ((bc->flags & RL_CONN_ABORT)) {
 			conn_start_close(l, c);
 			continue;
@@ -361,7 +377,7 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 		if (rl_sendq_bytes(&bc->sq)) {
 			send_head(l, c);
 			if (rl_sendq_bytes(&bc->sq) >= l->base.srv->cfg.sendq_high &&
-			    (c->st & US_RECV_ARMED) && !(c->st & US_PAUSED)) {
+			    (c->st & US_RECV_ARMED) && !(c->st & (US_PAUSED | US_RECV_CANCEL))) {
 				/* The peer is not reading: stop reading it until it does. */
 				c->st |= US_PAUSED;
 				submit_cancel(l, c, false);
@@ -403,7 +419,7 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 	int ret;
 
 	if (!more) {
-		c->st &= ~US_RECV_ARMED;
+		c->st &= ~(US_RECV_ARMED | US_RECV_CANCEL);
 		c->inflight--;
 	}
 	if (cqe->res > 0) {
@@ -461,6 +477,8 @@ static void on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		c->st &= ~US_PAUSED;
 		arm_recv(l, c);
 	}
+	if (!rl_sendq_bytes(&c->base.sq))
+		rl_conn_sent(&c->base);
 	/* More queued, or a close waiting for the queue to empty: the flush decides. */
 	if (rl_sendq_bytes(&c->base.sq) || (c->base.flags & RL_CONN_CLOSE_AFTER))
 		rl_conn_mark_dirty(&c->base);
@@ -495,6 +513,46 @@ static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
 	}
 	if (!l->accept_armed)
 		arm_accept(l);
+}
+
+/* Runs a protocol's file operation through the ring (loop->submit_fileop). */
+static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
+{
+	struct uloop *l = (struct uloop *)loop;
+	struct uconn *c = (struct uconn *)op->conn;
+	struct io_uring_sqe *sqe = sqe_get(l);
+
+	if (!sqe)
+		return -EBUSY;
+	switch (op->kind) {
+	case RL_FOP_OPEN:
+		io_uring_prep_openat2(sqe, op->dirfd, op->path, &op->how);
+		break;
+	case RL_FOP_READ:
+		io_uring_prep_read(sqe, op->fd, op->buf, (unsigned)op->len, op->off);
+		break;
+	case RL_FOP_WRITE:
+		io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->len, op->off);
+		break;
+	case RL_FOP_FSYNC:
+		io_uring_prep_fsync(sqe, op->fd, 0);
+		break;
+	case RL_FOP_CLOSE:
+		io_uring_prep_close(sqe, op->fd);
+		break;
+	case RL_FOP_RENAME:
+		io_uring_prep_renameat(sqe, op->dirfd, op->path, op->dirfd, op->path2, 0);
+		break;
+	case RL_FOP_UNLINK:
+		io_uring_prep_unlinkat(sqe, op->dirfd, op->path, 0);
+		break;
+	case RL_FOP_STATX:
+		io_uring_prep_statx(sqe, op->fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, op->stx);
+		break;
+	}
+	io_uring_sqe_set_data64(sqe, rl_udata(op, RL_OP_FILE));
+	c->inflight++;
+	return 0;
 }
 
 static void start_drain(struct uloop *l)
@@ -578,6 +636,14 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 	case RL_OP_CLOSE:
 		c->inflight--;
 		break;
+	case RL_OP_FILE: {
+		struct rl_fileop *op = ptr;
+
+		c = (struct uconn *)op->conn;
+		c->inflight--;
+		rl_conn_fileop_done(op, cqe->res);
+		break;
+	}
 	case RL_OP_TICK:
 		on_tick(l);
 		return;
@@ -625,6 +691,7 @@ static void *loop_main(void *arg)
 	int ret;
 
 	l->lfd = rl_server_listen_fd(srv, l->base.index);
+	l->base.submit_fileop = uring_fileop;
 	l->max_conns =
 	    srv->cfg.max_conns ? (srv->cfg.max_conns + srv->cfg.threads - 1) / srv->cfg.threads : 0;
 	ret = loop_setup(l);

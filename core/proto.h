@@ -14,6 +14,7 @@
 
 struct rl_conn;
 struct rl_dgram;
+struct rl_fileop;
 
 struct rl_proto {
 	const char *name;
@@ -30,8 +31,14 @@ struct rl_proto {
 	long (*on_data)(struct rl_conn *c, const uint8_t *p, size_t n);
 	/* The peer has finished sending.  NULL: close once queued replies are sent. */
 	void (*on_eof)(struct rl_conn *c);
-	/* The connection is going away; its state is freed afterwards.  NULL: nothing. */
+	/* The connection is going away; its state is freed afterwards.  NULL: nothing.
+	 * Every file operation it started has completed by then. */
 	void (*on_close)(struct rl_conn *c);
+	/* A file operation started with rl_conn_fileop() finished (op->res).  Called even
+	 * when the connection is closing, so the protocol can clean up. */
+	void (*on_fileop)(struct rl_conn *c, struct rl_fileop *op);
+	/* Everything queued has been sent (the send queue just became empty). */
+	void (*on_sent)(struct rl_conn *c);
 	/* Set when the protocol sends to connections other than the one it was called for
 	 * (chat): the blocking engine then gives each connection a writer thread and a lock,
 	 * and event-loop engines run a single loop. */

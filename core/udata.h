@@ -25,6 +25,7 @@ enum rl_op {
 	RL_OP_CONNECT, /* load generator: connect */
 	RL_OP_RECV1,   /* load generator: single-shot recv into a fixed buffer */
 	RL_OP_TIMEOUT, /* load generator: schedule timer */
+	RL_OP_FILE,    /* a protocol's file operation (ptr = struct rl_fileop) */
 	RL_OP__COUNT,
 };
 
