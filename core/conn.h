@@ -208,6 +208,12 @@ void rl_conn_fileop_done(struct rl_fileop *op, int res);
 /* Tells the protocol its send queue just became empty (if it asked). */
 void rl_conn_sent(struct rl_conn *c);
 
+/* Returns the bytes queued and not yet sent. */
+static inline size_t rl_conn_queued(const struct rl_conn *c)
+{
+	return c->sq.bytes;
+}
+
 /* Returns non-zero once a close or abort was requested (sends are then dropped). */
 static inline int rl_conn_closing(const struct rl_conn *c)
 {

@@ -15,11 +15,17 @@
 struct rl_conn;
 struct rl_dgram;
 struct rl_fileop;
+struct rl_server_config;
 
 struct rl_proto {
 	const char *name;
 	/* One line for --help. */
 	const char *summary;
+	/* Called once before the server listens (open directories, sweep leftovers).
+	 * Returns 0 or -errno (the server does not start).  NULL: nothing to do. */
+	int (*setup)(const struct rl_server_config *cfg);
+	/* Called once after the server stopped.  NULL: nothing to do. */
+	void (*teardown)(void);
 	/* Bytes of per-connection protocol state, zeroed, at rl_conn_state(). */
 	size_t conn_state_size;
 	/* Called once when a connection is accepted, before any data.  NULL: nothing to do.

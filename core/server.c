@@ -47,9 +47,10 @@ void rl_server_config_defaults(struct rl_server_config *cfg)
 	cfg->message = "Hello from ringlab\n";
 	cfg->message_len = strlen(cfg->message);
 	cfg->reply = NULL;
-		cfg->max_datagram = 65536;
+	cfg->max_datagram = 65536;
 	cfg->max_line = 4096;
 	cfg->echo_self = false;
+	cfg->max_size = 1ull << 30;
 }
 
 const struct rl_engine *rl_engine_get(enum rl_engine_kind kind, bool dgram)
@@ -297,6 +298,11 @@ int rl_server_run(const struct rl_server_config *cfg, const struct rl_proto *pro
 		goto out;
 	}
 
+	if (proto->setup) {
+		ret = proto->setup(cfg);
+		if (ret)
+			goto out;
+	}
 	ret = open_listeners(&srv);
 	if (ret) {
 		rl_addr_format(&cfg->listen, name, sizeof(name));
@@ -338,6 +344,8 @@ out:
 		if (sun->sun_path[0])
 			unlink(sun->sun_path);
 	}
+	if (proto->teardown)
+		proto->teardown();
 	if (sfd >= 0)
 		close(sfd);
 	if (srv.done_fd >= 0)

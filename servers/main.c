@@ -22,10 +22,7 @@
 #include "units.h"
 
 static const struct rl_proto *const protocols[] = {
-    &rl_proto_echo,
-    &rl_proto_greeting,
-    &rl_proto_udp,
-    &rl_proto_chat,
+    &rl_proto_echo, &rl_proto_greeting, &rl_proto_udp, &rl_proto_chat, &rl_proto_file,
 };
 
 enum {
@@ -45,6 +42,10 @@ enum {
 	OPT_MAX_DATAGRAM,
 	OPT_MAX_LINE,
 	OPT_ECHO_SELF,
+	OPT_ROOT,
+	OPT_FSYNC,
+	OPT_MAX_SIZE,
+	OPT_SINK,
 };
 
 static const struct option long_opts[] = {
@@ -67,6 +68,10 @@ static const struct option long_opts[] = {
     {"max-datagram", required_argument, NULL, OPT_MAX_DATAGRAM},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
     {"echo-self", no_argument, NULL, OPT_ECHO_SELF},
+    {"root", required_argument, NULL, OPT_ROOT},
+    {"fsync", no_argument, NULL, OPT_FSYNC},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"sink", no_argument, NULL, OPT_SINK},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -118,6 +123,11 @@ static void usage(FILE *f)
 	    "      --max-line SIZE      chat: longest line; longer ones get an error and the\n"
 	    "                           connection is closed (default 4KiB)\n"
 	    "      --echo-self          chat: send each line back to its sender too\n"
+	    "      --root DIR           file: the directory files are stored in (required)\n"
+	    "      --fsync              file: fsync each upload before it becomes visible\n"
+	    "      --max-size SIZE      file: largest upload (default 1GiB)\n"
+	    "      --sink               file: store whatever each connection sends until EOF\n"
+	    "                           as output<N>.txt (nc HOST PORT < file)\n"
 	    "\n"
 	    "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
 	    "  -h, --help               this text\n"
@@ -129,7 +139,8 @@ static void usage(FILE *f)
 	    "  ringlab-server echo --listen 127.0.0.1:0 --engine uring --threads 2\n"
 	    "  ringlab-server echo --listen unix:/tmp/echo.sock --engine blocking\n"
 	    "  ringlab-server greeting --listen [::1]:7001 --message 'Hello, client'\n"
-	    "  ringlab-server udp --listen 127.0.0.1:7002 --reply 'Hello UDP Client'\n");
+	    "  ringlab-server udp --listen 127.0.0.1:7002 --reply 'Hello UDP Client'\n"
+	    "  ringlab-server file --root /srv/files --listen 127.0.0.1:7004 --fsync\n");
 }
 
 /* Prints one line about bad usage and returns the exit status for it, 2. */
@@ -288,6 +299,18 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 		case OPT_ECHO_SELF:
 			cfg->echo_self = true;
 			break;
+		case OPT_ROOT:
+			cfg->root = optarg;
+			break;
+		case OPT_FSYNC:
+			cfg->fsync = true;
+			break;
+		case OPT_MAX_SIZE:
+			ret = parse_sz("max-size", optarg, 0, UINT64_MAX, &cfg->max_size);
+			break;
+		case OPT_SINK:
+			cfg->sink = true;
+			break;
 		case OPT_MAX_DATAGRAM:
 			ret = parse_sz("max-datagram", optarg, 1, 65536, &v);
 			cfg->max_datagram = (size_t)v;
@@ -324,6 +347,8 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 		return bad_usage("%s keeps its room in one event loop: --threads must be 1 with "
 				 "--engine uring or epoll",
 				 (*proto)->name);
+	if (*proto == &rl_proto_file && !cfg->root)
+		return bad_usage("file needs --root DIR");
 	if (cfg->engine == RL_ENGINE_BLOCKING && !cfg->max_conns)
 		cfg->max_conns = 16384;
 	return 0;
