@@ -45,6 +45,7 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 	dst->closed += src->closed;
 	dst->refused += src->refused;
 	dst->idle_closed += src->idle_closed;
+	dst->resets += src->resets;
 	dst->errors += src->errors;
 	dst->bytes_in += src->bytes_in;
 	dst->bytes_out += src->bytes_out;

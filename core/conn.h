@@ -10,6 +10,7 @@
 #ifndef RL_CONN_H
 #define RL_CONN_H
 
+#include <errno.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -28,7 +29,8 @@ struct rl_stats {
 	uint64_t closed;
 	uint64_t refused; /* accepted then closed at once: --max-conns reached */
 	uint64_t idle_closed;
-	uint64_t errors; /* connections dropped by a socket error or a protocol error */
+	uint64_t resets; /* connections the peer reset (ECONNRESET, EPIPE) */
+	uint64_t errors; /* connections dropped by any other socket or protocol error */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t requests;	  /* what the protocol counts as a request (echo: each read) */
@@ -36,6 +38,15 @@ struct rl_stats {
 	uint64_t enobufs;	  /* io_uring: multishot recv ran out of provided buffers */
 	uint64_t truncated;	  /* datagrams larger than --max-datagram, dropped */
 };
+
+/* Counts a dropped connection as a reset by the peer or as an error. */
+static inline void rl_stats_drop(struct rl_stats *st, int err)
+{
+	if (err == -ECONNRESET || err == -EPIPE)
+		st->resets++;
+	else
+		st->errors++;
+}
 
 /* Adds every counter of `src` into `dst`. */
 void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src);

@@ -244,7 +244,7 @@ static void *conn_main(void *arg)
 		rl_conn_release(&c->base);
 	}
 	if (ret < 0) {
-		loop.stats.errors++;
+		rl_stats_drop(&loop.stats, ret);
 		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
 			 strerror(-ret));
 	}

@@ -124,7 +124,7 @@ static void conn_close(struct eloop *l, struct econn *c)
 
 static void conn_fail(struct eloop *l, struct econn *c, int err)
 {
-	l->base.stats.errors++;
+	rl_stats_drop(&l->base.stats, err);
 	rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id, strerror(-err));
 	conn_close(l, c);
 }

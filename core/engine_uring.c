@@ -280,7 +280,7 @@ static void conn_settle(struct uloop *l, struct uconn *c)
 static void conn_fail(struct uloop *l, struct uconn *c, int err)
 {
 	if (!(c->st & US_CLOSING)) {
-		l->base.stats.errors++;
+		rl_stats_drop(&l->base.stats, err);
 		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
 			 strerror(-err));
 	}
