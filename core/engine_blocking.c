@@ -13,10 +13,12 @@
  * --blocking-mode iterative drops even that: the accept loop serves each connection to
  * its end before accepting the next, the first server every socket course writes.
  * Stop: the accept loop is woken with shutdown() on the listener; connection threads get
- * shutdown(SHUT_RD), so their recv() returns 0 and they send what they owe, then exit.
+ * SIGUSR1, so their recv() returns EINTR; they send what they owe, close politely
+ * (linger() below) and exit.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,6 +45,7 @@ struct bconn {
 	pthread_t writer; /* cross_conn protocols: sends what any thread queues */
 	uint64_t writer_bytes;
 	int writer_err;
+	bool writer_done; /* the writer sent everything it will (under sync.mu) */
 };
 
 struct bstate {
@@ -89,6 +92,47 @@ static void set_timeout(int fd, int opt, uint64_t ns)
 }
 
 /*
+ * Closes politely: close() with unread input makes the kernel reset the connection and
+ * discard replies still in flight, so when input is waiting, send FIN and read and
+ * discard until the peer closes, every byte sent is acknowledged, or the drain timeout.
+ */
+static void linger(struct bconn *c, uint8_t *buf)
+{
+	uint64_t deadline = rl_now_ns() + c->s->srv->cfg.drain_timeout_ns;
+	ssize_t n;
+
+	if (!rl_socket_unread(c->fd))
+		return;
+	shutdown(c->fd, SHUT_WR);
+	set_timeout(c->fd, SO_RCVTIMEO, 100 * RL_NSEC_PER_MSEC);
+	for (;;) {
+		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
+		if (n > 0)
+			continue;
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return;
+		if (!rl_socket_unacked(c->fd) || rl_now_ns() >= deadline)
+			return;
+	}
+}
+
+/* SIGUSR1 interrupts a connection thread's recv() (no SA_RESTART) at shutdown. */
+static void on_wake_signal(int sig)
+{
+	(void)sig;
+}
+
+/* Asks every connection thread to finish: their recv() returns EINTR and they see
+ * `stopping`.  A thread that was not in recv() yet checks `stopping` before it enters. */
+static void wake_all(struct bstate *s)
+{
+	struct bconn *c;
+
+	for (c = s->live; c; c = c->next)
+		pthread_kill(c->thread, SIGUSR1);
+}
+
+/*
  * The writer thread of a cross_conn connection: any thread may queue bytes (under the
  * connection's lock); this one sends them, without holding the lock while it blocks.
  * Once a close is requested it gives the peer --drain-timeout to read the rest.
@@ -127,9 +171,10 @@ static void *writer_main(void *arg)
 		rl_sendq_consume(&c->base.sq, (size_t)n);
 		c->writer_bytes += (uint64_t)n;
 	}
+	c->writer_done = true;
 	pthread_mutex_unlock(&sy->mu);
-	/* Done sending: wake the reader if it is still blocked in recv(). */
-	shutdown(c->fd, SHUT_RD);
+	/* Done sending: the reader lingers (or just ends, after an abort). */
+	pthread_kill(c->thread, SIGUSR1);
 	return NULL;
 }
 
@@ -162,15 +207,27 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			rl_conn_eof(&c->base);
 			break;
 		}
-		if (errno == EINTR)
-			continue;
+		if (errno == EINTR) {
+			bool done;
+
+			if (atomic_load(&c->s->srv->stopping))
+				rl_conn_close(&c->base); /* the writer sends what is owed */
+			pthread_mutex_lock(&sync.mu);
+			done = c->writer_done;
+			pthread_mutex_unlock(&sync.mu);
+			if (!done)
+				continue;
+			if (!(c->base.flags & RL_CONN_ABORT))
+				linger(c, buf);
+			break;
+		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			loop->stats.idle_closed++;
 		else
 			ret = -errno;
 		break;
 	}
-	if (ret < 0 || !eof)
+	if (ret < 0 || (!eof && !c->writer_done))
 		rl_conn_abort(&c->base);
 	pthread_join(c->writer, NULL);
 	loop->stats.bytes_out += c->writer_bytes;
@@ -208,8 +265,16 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			rl_conn_sent(&c->base);
 			continue; /* the protocol may have queued more, or started file I/O */
 		}
-		if (c->base.flags & (RL_CONN_CLOSE_AFTER | RL_CONN_EOF))
+		if (c->base.flags & RL_CONN_EOF)
 			return 0;
+		if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+			linger(c, buf);
+			return 0;
+		}
+		if (atomic_load(&loop->srv->stopping)) {
+			rl_conn_close(&c->base); /* stop: send what is owed, then close */
+			continue;
+		}
 		if (c->base.flags & RL_CONN_PAUSED)
 			return -EDEADLK; /* paused with nothing pending: nothing could resume it */
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
@@ -310,6 +375,7 @@ static void spawn(struct bstate *s, int fd)
 	s->stats.accepted++;
 	if (srv->cfg.blocking_mode == RL_BLOCKING_ITERATIVE) {
 		/* The textbook loop: serve this client to the end, then accept the next. */
+		c->thread = pthread_self();
 		pthread_mutex_unlock(&s->lock);
 		c->inline_served = true;
 		conn_main(c);
@@ -401,6 +467,12 @@ static int blocking_start(struct rl_server *srv)
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_attr_init(&s->attr);
+	{
+		struct sigaction sa = {.sa_handler = on_wake_signal};
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: recv() returns EINTR */
+	}
 	pthread_attr_setstacksize(&s->attr, THREAD_STACK);
 	srv->engine_state = s;
 	ret = -pthread_create(&s->acceptor, NULL, acceptor_main, s);
@@ -412,15 +484,13 @@ static int blocking_start(struct rl_server *srv)
 static void blocking_stop(struct rl_server *srv)
 {
 	struct bstate *s = srv->engine_state;
-	struct bconn *c;
 
 	if (!s)
 		return;
-	/* shutdown() wakes a thread blocked in accept() (EINVAL) or recv() (returns 0). */
+	/* shutdown() wakes the thread blocked in accept() (EINVAL). */
 	shutdown(s->lfd, SHUT_RDWR);
 	pthread_mutex_lock(&s->lock);
-	for (c = s->live; c; c = c->next)
-		shutdown(c->fd, SHUT_RD);
+	wake_all(s);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -428,22 +498,26 @@ static void blocking_stop(struct rl_server *srv)
 static void blocking_join(struct rl_server *srv)
 {
 	struct bstate *s = srv->engine_state;
-	struct timespec until;
+	uint64_t deadline = rl_now_ns() + srv->cfg.drain_timeout_ns;
 	struct bconn *c;
-	uint64_t ns = srv->cfg.drain_timeout_ns;
 
 	if (!s)
 		return;
 	if (s->acceptor_started)
 		pthread_join(s->acceptor, NULL);
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)(ns / RL_NSEC_PER_SEC);
-	until.tv_nsec += (long)(ns % RL_NSEC_PER_SEC);
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&s->lock);
-	while (s->nlive && pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
-		;
+	while (s->nlive && rl_now_ns() < deadline) {
+		/* Wake again every 50 ms: a thread may have been between its stopping check
+		 * and recv() when the last signal came. */
+		struct timespec slice;
+
+		clock_gettime(CLOCK_MONOTONIC, &slice);
+		slice.tv_nsec += 50000000L;
+		slice.tv_sec += slice.tv_nsec / 1000000000L;
+		slice.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->cond, &s->lock, &slice);
+		wake_all(s);
+	}
 	/* Past the drain deadline: cut the rest off; their blocked send()s fail at once. */
 	for (c = s->live; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);

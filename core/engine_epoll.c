@@ -41,6 +41,7 @@ struct econn {
 	uint32_t events; /* what epoll watches now */
 	bool closed;
 	bool paused;
+	bool linger; /* FIN sent; reading and discarding until the peer closes */
 };
 
 struct eloop {
@@ -86,7 +87,8 @@ static void update_events(struct eloop *l, struct econn *c)
 	struct epoll_event ev = {.data.ptr = c};
 	uint32_t want = 0;
 
-	if (!c->paused && !(c->base.flags & (RL_CONN_EOF | RL_CONN_CLOSE_AFTER | RL_CONN_PAUSED)))
+	if (c->linger ||
+	    (!c->paused && !(c->base.flags & (RL_CONN_EOF | RL_CONN_CLOSE_AFTER | RL_CONN_PAUSED))))
 		want |= EPOLLIN | EPOLLRDHUP;
 	if (rl_sendq_bytes(&c->base.sq))
 		want |= EPOLLOUT;
@@ -159,7 +161,7 @@ static void conn_flush(struct eloop *l, struct econn *c)
 	size_t high = l->base.srv->cfg.sendq_high, had;
 	int ret;
 
-	if (c->closed)
+	if (c->closed || c->linger)
 		return;
 	ret = rl_conn_run_deferred(&c->base);
 	if (ret < 0) {
@@ -182,11 +184,17 @@ static void conn_flush(struct eloop *l, struct econn *c)
 			return;
 	}
 	if (c->base.flags & RL_CONN_CLOSE_AFTER) {
-		if (!rl_sendq_bytes(&c->base.sq)) {
-			conn_close(l, c);
-			return;
-		}
 		l->lingering = true; /* on_timer cuts it off if the peer never reads */
+		if (!rl_sendq_bytes(&c->base.sq)) {
+			/* Unread input would turn close() into a reset that destroys replies
+			 * in flight: send FIN and drain first (see engine_uring.c). */
+			if ((c->base.flags & RL_CONN_EOF) || !rl_socket_unread(c->fd)) {
+				conn_close(l, c);
+				return;
+			}
+			shutdown(c->fd, SHUT_WR);
+			c->linger = true;
+		}
 	}
 	if (!c->paused && rl_sendq_bytes(&c->base.sq) >= high)
 		c->paused = true; /* the peer is not reading: stop reading it */
@@ -279,6 +287,14 @@ static void on_conn(struct eloop *l, struct econn *c, uint32_t events)
 
 	if (c->closed)
 		return;
+	if (c->linger) {
+		n = recv(c->fd, l->rbuf, READ_BUF_SIZE, 0);
+		if (n > 0)
+			l->base.stats.bytes_in += (uint64_t)n; /* discarded */
+		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			conn_close(l, c);
+		return;
+	}
 	if ((events & EPOLLIN) || ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLOUT))) {
 		n = recv(c->fd, l->rbuf, READ_BUF_SIZE, 0);
 		if (n > 0) {
@@ -332,6 +348,10 @@ static void on_timer(struct eloop *l)
 		if (l->draining && now >= l->drain_deadline) {
 			conn_close(l, c);
 		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+			if (c->linger && !rl_socket_unacked(c->fd)) {
+				conn_close(l, c); /* the peer has every byte: stop lingering */
+				continue;
+			}
 			if (now < c->base.close_deadline_ns) {
 				l->lingering = true;
 				continue;

@@ -49,6 +49,7 @@ enum {
 	US_STARVED = 1u << 4,
 	US_PAUSED = 1u << 5,	  /* backpressure: the peer is not reading */
 	US_RECV_CANCEL = 1u << 6, /* a cancel of the recv is in flight */
+	US_LINGER = 1u << 7,	  /* FIN sent; reading until the peer closes */
 };
 
 struct uconn {
@@ -167,6 +168,8 @@ static void arm_tick(struct uloop *l)
 
 static bool wants_recv(const struct uconn *c)
 {
+	if (c->st & US_LINGER) /* draining the peer's last bytes before close */
+		return !(c->st & (US_CLOSING | US_STARVED | US_RECV_ARMED | US_RECV_CANCEL));
 	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED)) &&
 	       !(c->base.flags &
 		 (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF | RL_CONN_PAUSED));
@@ -287,6 +290,37 @@ static void conn_fail(struct uloop *l, struct uconn *c, int err)
 	conn_start_close(l, c);
 }
 
+/*
+ * Closes a connection whose replies are all sent, without losing them: a close() with
+ * unread input in the socket makes the kernel send a reset, which discards replies still
+ * in flight.  When input is waiting: FIN first (shutdown SHUT_WR), then read and discard
+ * until the peer closes too, every byte sent is acknowledged (checked on the tick), or
+ * the close deadline passes -- the "lingering close".
+ */
+static void conn_linger(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((c->base.flags & RL_CONN_EOF) || !rl_socket_unread(c->fd)) {
+		/* Nothing unread: close() sends a plain FIN and loses nothing. */
+		conn_start_close(l, c);
+		return;
+	}
+	sqe = sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SHUTDOWN));
+	c->inflight++;
+	c->st |= US_LINGER;
+	c->st &= ~US_PAUSED;
+	if (!l->lingering) {
+		l->lingering = true;
+		arm_tick(l);
+	}
+	arm_recv(l, c);
+}
+
 static void conn_new(struct uloop *l, int fd)
 {
 	struct rl_server *srv = l->base.srv;
@@ -342,6 +376,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 /* Turns what protocols queued since the last turn into SQEs. */
 static void flush_list(struct uloop *l, struct rl_conn *bc)
 {
+	size_t high = l->base.srv->cfg.sendq_high;
 	struct rl_conn *next;
 	int ret;
 
@@ -350,21 +385,24 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 
 		next = bc->dirty_next;
 		bc->flags &= ~RL_CONN_DIRTY;
-		if (c->st & US_CLOSING)
+		if (c->st & (US_CLOSING | US_LINGER))
 			continue;
 		ret = rl_conn_run_deferred(bc);
 		if (ret < 0) {
 			conn_fail(l, c, ret);
 			continue;
 		}
-		if ((bc->flags & RL_CONN_PAUSED) && (c->st & US_RECV_ARMED) &&
-		    !(c->st & US_RECV_CANCEL))
-			submit_cancel(l, c, false); /* the protocol wants no input for now */
-		else
-			arm_recv(l, c); /* resumed, if it was paused */
 		if ((bc->flags & RL_CONN_ABORT)) {
 			conn_start_close(l, c);
 			continue;
+		}
+		if (rl_sendq_bytes(&bc->sq) >= high)
+			c->st |= US_PAUSED; /* the peer is not reading: stop reading it */
+		if ((bc->flags & RL_CONN_PAUSED) || (c->st & US_PAUSED)) {
+			if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
+				submit_cancel(l, c, false);
+		} else {
+			arm_recv(l, c); /* resumed, if it was paused */
 		}
 		if ((bc->flags & RL_CONN_CLOSE_AFTER) && !l->lingering &&
 		    ((c->st & US_SEND_BUSY) || rl_sendq_bytes(&bc->sq))) {
@@ -374,17 +412,10 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 		}
 		if (c->st & US_SEND_BUSY)
 			continue; /* the send completion comes back here */
-		if (rl_sendq_bytes(&bc->sq)) {
+		if (rl_sendq_bytes(&bc->sq))
 			send_head(l, c);
-			if (rl_sendq_bytes(&bc->sq) >= l->base.srv->cfg.sendq_high &&
-			    (c->st & US_RECV_ARMED) && !(c->st & (US_PAUSED | US_RECV_CANCEL))) {
-				/* The peer is not reading: stop reading it until it does. */
-				c->st |= US_PAUSED;
-				submit_cancel(l, c, false);
-			}
-		} else if (bc->flags & RL_CONN_CLOSE_AFTER) {
-			conn_start_close(l, c);
-		}
+		else if (bc->flags & RL_CONN_CLOSE_AFTER)
+			conn_linger(l, c);
 	}
 }
 
@@ -433,14 +464,18 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			conn_fail(l, c, -EIO);
 			return;
 		}
-		if (!(c->st & US_CLOSING)) {
+		if (c->st & US_LINGER) {
+			l->base.stats.bytes_in += (uint64_t)cqe->res; /* discarded */
+		} else if (!(c->st & US_CLOSING)) {
 			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->base.now_ns);
 			if (ret < 0)
 				conn_fail(l, c, ret);
 		}
 		rl_bufring_recycle(&l->br, bid);
 	} else if (cqe->res == 0) {
-		if (!(c->st & US_CLOSING))
+		if (c->st & US_LINGER)
+			conn_start_close(l, c); /* the peer closed too: now close quietly */
+		else if (!(c->st & US_CLOSING))
 			rl_conn_eof(&c->base);
 	} else if (cqe->res == -ENOBUFS) {
 		l->base.stats.enobufs++;
@@ -454,7 +489,10 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			l->starved_tail = c;
 		}
 	} else if (cqe->res != -ECANCELED) {
-		conn_fail(l, c, cqe->res);
+		if (c->st & US_LINGER)
+			conn_start_close(l, c);
+		else
+			conn_fail(l, c, cqe->res);
 	}
 	if (!more)
 		arm_recv(l, c); /* the multishot ended for a benign reason: keep reading */
@@ -584,6 +622,10 @@ static void on_tick(struct uloop *l)
 		next = c->next;
 		if (c->st & US_CLOSING)
 			continue;
+		if ((c->st & US_LINGER) && !rl_socket_unacked(c->fd)) {
+			conn_start_close(l, c); /* the peer has every byte: stop lingering */
+			continue;
+		}
 		if (l->draining && l->base.now_ns >= l->drain_deadline) {
 			conn_start_close(l, c);
 		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
@@ -634,6 +676,7 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 		c->inflight--;
 		break;
 	case RL_OP_CLOSE:
+	case RL_OP_SHUTDOWN:
 		c->inflight--;
 		break;
 	case RL_OP_FILE: {

@@ -12,6 +12,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -77,6 +79,20 @@ int rl_engine_parse(const char *name, enum rl_engine_kind *out)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+int rl_socket_unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, SIOCINQ, &n) == 0 ? n : 0;
+}
+
+int rl_socket_unacked(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
 }
 
 void rl_server_tune_socket(const struct rl_server *srv, int fd)

@@ -143,6 +143,12 @@ int rl_loops_start(struct rl_server *srv, size_t stride, void *(*fn)(void *), in
 void rl_loops_stop(struct rl_server *srv);
 void rl_loops_join(struct rl_server *srv);
 
+/* Returns the bytes received and not yet read on a socket (SIOCINQ); 0 on error. */
+int rl_socket_unread(int fd);
+
+/* Returns the bytes sent and not yet acknowledged by the peer (SIOCOUTQ); 0 on error. */
+int rl_socket_unacked(int fd);
+
 /* Sets the options every accepted TCP socket gets (TCP_NODELAY).  Ignores AF_UNIX. */
 void rl_server_tune_socket(const struct rl_server *srv, int fd);
 

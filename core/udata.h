@@ -15,17 +15,18 @@
 
 enum rl_op {
 	RL_OP_NONE = 0,
-	RL_OP_ACCEPT,  /* multishot accept on a listener (ptr = loop) */
-	RL_OP_RECV,    /* multishot recv with provided buffers (ptr = connection) */
-	RL_OP_SEND,    /* send/sendmsg from the connection's send queue */
-	RL_OP_CANCEL,  /* async cancel issued for a connection */
-	RL_OP_CLOSE,   /* close of a connection's socket */
-	RL_OP_TICK,    /* the loop's timer: idle scan, accept back-off, drain deadline */
-	RL_OP_WAKE,    /* read on the loop's eventfd: stop requested */
-	RL_OP_CONNECT, /* load generator: connect */
-	RL_OP_RECV1,   /* load generator: single-shot recv into a fixed buffer */
-	RL_OP_TIMEOUT, /* load generator: schedule timer */
-	RL_OP_FILE,    /* a protocol's file operation (ptr = struct rl_fileop) */
+	RL_OP_ACCEPT,	/* multishot accept on a listener (ptr = loop) */
+	RL_OP_RECV,	/* multishot recv with provided buffers (ptr = connection) */
+	RL_OP_SEND,	/* send/sendmsg from the connection's send queue */
+	RL_OP_CANCEL,	/* async cancel issued for a connection */
+	RL_OP_CLOSE,	/* close of a connection's socket */
+	RL_OP_TICK,	/* the loop's timer: idle scan, accept back-off, drain deadline */
+	RL_OP_WAKE,	/* read on the loop's eventfd: stop requested */
+	RL_OP_CONNECT,	/* load generator: connect */
+	RL_OP_RECV1,	/* load generator: single-shot recv into a fixed buffer */
+	RL_OP_TIMEOUT,	/* load generator: schedule timer */
+	RL_OP_FILE,	/* a protocol's file operation (ptr = struct rl_fileop) */
+	RL_OP_SHUTDOWN, /* shutdown(SHUT_WR) before a lingering close */
 	RL_OP__COUNT,
 };
 

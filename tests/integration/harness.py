@@ -145,3 +145,136 @@ def proc_cpu_seconds(pid):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
+
+
+# ---- helpers shared by the echo server tests (test_echo_*.py) ----
+
+import re as _re
+import selectors as _selectors
+import struct as _struct
+import traceback as _traceback
+
+
+def guard(tap, name, fn, *args, **kwargs):
+    """Runs one test case; an exception becomes a failed TAP line (with the traceback as
+    diagnostics) instead of ending the script, so the other cases still run."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        tap.ok(False, "%s: raised" % name, _traceback.format_exc())
+        return None
+
+
+def wait_for(pred, timeout, interval=0.05):
+    """Polls pred() until it returns something true or `timeout` seconds pass; returns its
+    last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def reset_close(sock):
+    """Closes with SO_LINGER {1, 0}, so the kernel sends RST instead of FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def parse_counters(stderr):
+    """The final counters line ringlab-server prints on stderr at shutdown, as a dict
+    ('connections', 'closed', 'refused', 'idle-closed', 'errors', 'requests', 'bytes in',
+    'bytes out', 'accept backoffs', 'buffer-ring empty' -> int); None when absent."""
+    for line in reversed((stderr or "").splitlines()):
+        if " engine stopped: " in line:
+            tail = line.split(" engine stopped: ", 1)[1]
+            return {k: int(v) for k, v in _re.findall(r"([a-z][a-z-]*(?: [a-z][a-z-]*)*) (\d+)", tail)}
+    return None
+
+
+def echo_many(socks, msgs, timeout):
+    """Drives many echo clients at once from one thread with nonblocking sockets: client i
+    sends msgs[i][0], reads its echo back in full, then sends msgs[i][1], and so on.
+    Returns one entry per client: None when every echo was byte-exact, else what went
+    wrong (mismatch, EOF, error, or still unfinished when `timeout` seconds ran out)."""
+    sel = _selectors.DefaultSelector()
+    state = []
+    result = [None] * len(socks)
+    pending = 0
+    for i, s in enumerate(socks):
+        s.setblocking(False)
+        state.append([0, 0, bytearray()])  # message index, bytes of it sent, echo so far
+        if msgs[i]:
+            sel.register(s, _selectors.EVENT_READ | _selectors.EVENT_WRITE, i)
+            pending += 1
+    deadline = time.monotonic() + timeout
+
+    def fail(i, why):
+        result[i] = why
+        sel.unregister(socks[i])
+
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        for key, ev in sel.select(min(left, 1.0)):
+            i = key.data
+            st = state[i]
+            msg = msgs[i][st[0]]
+            s = socks[i]
+            try:
+                if ev & _selectors.EVENT_WRITE and st[1] < len(msg):
+                    st[1] += s.send(memoryview(msg)[st[1]:st[1] + 262144])
+                    if st[1] == len(msg):
+                        sel.modify(s, _selectors.EVENT_READ, i)
+                if ev & _selectors.EVENT_READ:
+                    chunk = s.recv(len(msg) - len(st[2]))
+                    if not chunk:
+                        fail(i, "EOF after %d of %d bytes of message %d" % (len(st[2]), len(msg), st[0]))
+                        pending -= 1
+                        continue
+                    st[2] += chunk
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                fail(i, "%s in message %d" % (e, st[0]))
+                pending -= 1
+                continue
+            if len(st[2]) == len(msg):
+                if st[2] != msg:
+                    at = next(k for k in range(len(msg)) if st[2][k] != msg[k])
+                    fail(i, "message %d (%d bytes) differs from byte %d" % (st[0], len(msg), at))
+                    pending -= 1
+                    continue
+                st[0] += 1
+                st[1] = 0
+                st[2] = bytearray()
+                if st[0] == len(msgs[i]):
+                    sel.unregister(s)
+                    pending -= 1
+                else:
+                    sel.modify(s, _selectors.EVENT_READ | _selectors.EVENT_WRITE, i)
+    for i, st in enumerate(state):
+        if result[i] is None and msgs[i] and st[0] < len(msgs[i]):
+            result[i] = "unfinished after %.1fs: message %d of %d, %d bytes sent, %d echoed" % (
+                timeout, st[0], len(msgs[i]), st[1], len(st[2]))
+    sel.close()
+    return result
+
+
+def tcp_queues(local, remote):
+    """(tx_queue, rx_queue) of the IPv4 TCP socket with these (host, port) endpoints, from
+    /proc/net/tcp, or None when there is none.  tx_queue: bytes written and not yet
+    acknowledged by the peer; rx_queue: bytes received and not yet read by its owner."""
+    def enc(addr):
+        return "%08X:%04X" % (_struct.unpack("=I", socket.inet_aton(addr[0]))[0], addr[1])
+    want = (enc(local), enc(remote))
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if (fields[1], fields[2]) == want:
+                tx, rx = fields[4].split(":")
+                return int(tx, 16), int(rx, 16)
+    return None
