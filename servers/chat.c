@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "line.h"
 #include "protocols.h"
 #include "server.h"
 
@@ -132,29 +133,21 @@ static long chat_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
 {
 	const struct rl_server_config *cfg = rl_conn_config(c);
 	size_t off = 0, len;
-	const uint8_t *nl;
+	char why[64];
+	long used;
 	int ret;
 
-	while ((nl = memchr(p + off, '\n', n - off))) {
-		len = (size_t)(nl - (p + off));
-		if (len > cfg->max_line)
-			goto too_long;
-		ret = broadcast(c, p + off, len && p[off + len - 1] == '\r' ? len - 1 : len);
+	while ((used = rl_line_next(p + off, n - off, cfg->max_line, &len)) > 0) {
+		ret = broadcast(c, p + off, len);
 		if (ret < 0)
 			return ret;
-		off += len + 1;
+		off += (size_t)used;
 	}
-	if (n - off > cfg->max_line)
-		goto too_long;
-	return (long)off; /* a partial line waits for the rest */
-
-too_long : {
-	char why[64];
-
+	if (used == -EAGAIN)
+		return (long)off; /* a partial line waits for the rest */
 	snprintf(why, sizeof(why), "ERR line too long (max %zu bytes)\n", cfg->max_line);
 	kick(c, why);
 	return (long)n;
-}
 }
 
 const struct rl_proto rl_proto_chat = {
