@@ -129,6 +129,7 @@ static int rx_reserve(struct rl_conn *c, size_t need, size_t limit)
 int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_ns)
 {
 	const struct rl_server *srv = c->loop->srv;
+	size_t limit = srv->cfg.max_input, take;
 	long used;
 	int ret;
 
@@ -136,44 +137,49 @@ int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_
 	c->last_active_ns = now_ns;
 	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
 		return 0; /* closing: input after a close request is discarded */
-	if (c->flags & RL_CONN_PAUSED) {
-		/* Bytes already in flight when the protocol paused: keep them for later. */
-		ret = rx_reserve(c, c->rx_len + n, srv->cfg.max_input);
-		if (ret)
-			return ret;
-		memcpy(c->rx + c->rx_len, p, n);
-		c->rx_len += n;
-		return 0;
-	}
 
-	if (!c->rx_len) {
+	if (!c->rx_len && !(c->flags & RL_CONN_PAUSED)) {
 		/* Fast path: the protocol reads the engine's buffer in place. */
 		used = srv->proto->on_data(c, p, n);
 		if (used < 0)
 			return (int)used;
-		if ((size_t)used == n)
-			return 0;
 		p += used;
 		n -= (size_t)used;
-		ret = rx_reserve(c, n, srv->cfg.max_input);
+		if (n <= limit) { /* keep the rest (it was just presented) */
+			if (!n)
+				return 0;
+			ret = rx_reserve(c, n, limit);
+			if (ret)
+				return ret;
+			memcpy(c->rx, p, n);
+			c->rx_len = n;
+			return 0;
+		}
+	}
+	/* Append and present again, at most `limit` bytes at a time, so a protocol always
+	 * sees input up to the limit (and can answer "too long") before it is refused. */
+	while (n) {
+		take = limit - c->rx_len < n ? limit - c->rx_len : n;
+		if (!take)
+			return -EMSGSIZE; /* the protocol left the input buffer full */
+		ret = rx_reserve(c, c->rx_len + take, limit);
 		if (ret)
 			return ret;
-		memcpy(c->rx, p, n);
-		c->rx_len = n;
-		return 0;
+		memcpy(c->rx + c->rx_len, p, take);
+		c->rx_len += take;
+		p += take;
+		n -= take;
+		if (c->flags & RL_CONN_PAUSED)
+			continue; /* bytes in flight when the protocol paused: kept for later */
+		if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
+			return 0;
+		used = srv->proto->on_data(c, c->rx, c->rx_len);
+		if (used < 0)
+			return (int)used;
+		c->rx_len -= (size_t)used;
+		if (c->rx_len)
+			memmove(c->rx, c->rx + used, c->rx_len);
 	}
-
-	ret = rx_reserve(c, c->rx_len + n, srv->cfg.max_input);
-	if (ret)
-		return ret;
-	memcpy(c->rx + c->rx_len, p, n);
-	c->rx_len += n;
-	used = srv->proto->on_data(c, c->rx, c->rx_len);
-	if (used < 0)
-		return (int)used;
-	c->rx_len -= (size_t)used;
-	if (c->rx_len)
-		memmove(c->rx, c->rx + used, c->rx_len);
 	return 0;
 }
 
@@ -243,7 +249,8 @@ int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uin
 		conn_unlock(c);
 		return 0;
 	}
-	if (max_queued && c->sq.bytes + len > max_queued) {
+		/* The bound is on backlog: an empty queue always takes one message. */
+	if (max_queued && c->sq.bytes && c->sq.bytes + len > max_queued) {
 		conn_unlock(c);
 		return -ENOBUFS;
 	}

@@ -166,8 +166,8 @@ void rl_conn_release(struct rl_conn *c);
 int rl_conn_send(struct rl_conn *c, const void *p, size_t n);
 
 /*
- * Queues `len` bytes of a shared chunk (reference taken), unless that would leave more
- * than `max_queued` bytes waiting (0: no bound).  On a connection with a sync (another
+  * Queues `len` bytes of a shared chunk (reference taken), unless bytes are already
+ * waiting and this would leave more than `max_queued` queued (0: no bound).  On a connection with a sync (another
  * thread's), the bytes are copied instead: chunk references are loop-local.
  * Returns 0, -ENOBUFS (over the bound; nothing queued) or -ENOMEM.
  */

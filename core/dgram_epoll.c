@@ -26,7 +26,7 @@
 
 struct out_slot {
 	struct sockaddr_storage addr;
-	uint8_t *data; /* max_datagram bytes */
+	uint8_t *data; /* RL_DGRAM_MAX bytes */
 };
 
 struct eloop {
@@ -71,7 +71,7 @@ static int epoll_reply(struct rl_dgram *d, const void *p, size_t n)
 	struct out_slot *s;
 	struct mmsghdr *m;
 
-	if (n > l->cap || d->fromlen > sizeof(s->addr))
+	if (n > RL_DGRAM_MAX || d->fromlen > sizeof(s->addr))
 		return -EMSGSIZE;
 	if (l->nout == BATCH)
 		flush_replies(l);
@@ -141,9 +141,10 @@ static void *loop_main(void *arg)
 	l->fd = rl_server_listen_fd(srv, l->base.index);
 	l->cap = srv->cfg.max_datagram;
 	l->in_buf = malloc(BATCH * l->cap);
-	l->out_buf = malloc(BATCH * l->cap);
+	/* Replies may be longer than what we accept (--reply): size them for any datagram. */
+	l->out_buf = malloc(BATCH * (size_t)RL_DGRAM_MAX);
 	for (i = 0; l->out_buf && i < BATCH; i++)
-		l->out_slot[i].data = l->out_buf + (size_t)i * l->cap;
+		l->out_slot[i].data = l->out_buf + (size_t)i * RL_DGRAM_MAX;
 	fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
 	l->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!l->in_buf || !l->out_buf)

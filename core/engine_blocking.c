@@ -34,6 +34,7 @@
 #define THREAD_STACK	  (256u * 1024u)
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
 #define SEND_IOV_MAX	  16
+#define SEND_SLICE_NS	  (100 * RL_NSEC_PER_MSEC)
 
 struct bconn {
 	struct rl_conn base; /* first */
@@ -46,6 +47,7 @@ struct bconn {
 	uint64_t writer_bytes;
 	int writer_err;
 	bool writer_done; /* the writer sent everything it will (under sync.mu) */
+	bool reader_done; /* the reader saw that, or ended (under sync.mu) */
 };
 
 struct bstate {
@@ -135,7 +137,8 @@ static void wake_all(struct bstate *s)
 /*
  * The writer thread of a cross_conn connection: any thread may queue bytes (under the
  * connection's lock); this one sends them, without holding the lock while it blocks.
- * Once a close is requested it gives the peer --drain-timeout to read the rest.
+ * Sends block in slices of SEND_SLICE (SO_SNDTIMEO), so a close requested while a send
+ * is stuck on a peer that does not read still ends after --drain-timeout.
  */
 static void *writer_main(void *arg)
 {
@@ -144,26 +147,28 @@ static void *writer_main(void *arg)
 	const struct rl_server_config *cfg = &c->s->srv->cfg;
 	struct iovec iov[SEND_IOV_MAX];
 	struct msghdr msg = {.msg_iov = iov};
-	bool deadline_set = false;
+	uint64_t deadline = 0;
 	ssize_t n;
 
+	set_timeout(c->fd, SO_SNDTIMEO, SEND_SLICE_NS);
 	pthread_mutex_lock(&sy->mu);
 	for (;;) {
 		while (!rl_sendq_bytes(&c->base.sq) && !rl_conn_closing(&c->base))
 			pthread_cond_wait(&sy->cv, &sy->mu);
 		if ((c->base.flags & RL_CONN_ABORT) || !rl_sendq_bytes(&c->base.sq))
 			break;
-		if ((c->base.flags & RL_CONN_CLOSE_AFTER) && !deadline_set) {
-			set_timeout(c->fd, SO_SNDTIMEO, cfg->drain_timeout_ns);
-			deadline_set = true;
-		}
+		if ((c->base.flags & RL_CONN_CLOSE_AFTER) && !deadline)
+			deadline = rl_now_ns() + cfg->drain_timeout_ns;
 		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, SEND_IOV_MAX);
 		pthread_mutex_unlock(&sy->mu);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		pthread_mutex_lock(&sy->mu);
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+			if (errno == EINTR || errno == EAGAIN) {
+				if (!deadline || rl_now_ns() < deadline)
+					continue;  /* still blocked: try again */
+				errno = ETIMEDOUT; /* closing, and the peer never read */
+			}
 			c->writer_err = -errno;
 			c->base.flags |= RL_CONN_ABORT;
 			break;
@@ -172,9 +177,19 @@ static void *writer_main(void *arg)
 		c->writer_bytes += (uint64_t)n;
 	}
 	c->writer_done = true;
+	/* Tell the reader, which may be blocked in recv(): a signal can land just before it
+	 * gets there, so repeat until it has seen it. */
+	while (!c->reader_done) {
+		struct timespec slice;
+
+		pthread_kill(c->thread, SIGUSR1);
+		clock_gettime(CLOCK_MONOTONIC, &slice);
+		slice.tv_nsec += 20000000L;
+		slice.tv_sec += slice.tv_nsec / 1000000000L;
+		slice.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&sy->cv, &sy->mu, &slice);
+	}
 	pthread_mutex_unlock(&sy->mu);
-	/* Done sending: the reader lingers (or just ends, after an abort). */
-	pthread_kill(c->thread, SIGUSR1);
 	return NULL;
 }
 
@@ -214,6 +229,9 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 				rl_conn_close(&c->base); /* the writer sends what is owed */
 			pthread_mutex_lock(&sync.mu);
 			done = c->writer_done;
+			if (done)
+				c->reader_done = true;
+			pthread_cond_broadcast(&sync.cv);
 			pthread_mutex_unlock(&sync.mu);
 			if (!done)
 				continue;
@@ -227,6 +245,10 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			ret = -errno;
 		break;
 	}
+	pthread_mutex_lock(&sync.mu);
+	c->reader_done = true;
+	pthread_cond_broadcast(&sync.cv);
+	pthread_mutex_unlock(&sync.mu);
 	if (ret < 0 || (!eof && !c->writer_done))
 		rl_conn_abort(&c->base);
 	pthread_join(c->writer, NULL);

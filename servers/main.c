@@ -349,6 +349,9 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 				 (*proto)->name);
 	if (*proto == &rl_proto_file && !cfg->root)
 		return bad_usage("file needs --root DIR");
+	/* A line protocol must be able to hold its longest line plus "\r\n" unconsumed. */
+	if (cfg->max_input < cfg->max_line + 2)
+		cfg->max_input = cfg->max_line + 2;
 	if (cfg->engine == RL_ENGINE_BLOCKING && !cfg->max_conns)
 		cfg->max_conns = 16384;
 	return 0;

@@ -278,3 +278,44 @@ def tcp_queues(local, remote):
                 tx, rx = fields[4].split(":")
                 return int(tx, 16), int(rx, 16)
     return None
+
+
+# ---- helpers shared by the file server tests (test_file_*.py) ----
+
+def read_line(sock, limit=65536):
+    """Reads one reply line byte by byte (so nothing after it is consumed); returns it
+    with its '\\n', or whatever arrived before EOF (b'' at once on EOF)."""
+    buf = bytearray()
+    while len(buf) < limit:
+        c = sock.recv(1)
+        if not c:
+            break
+        buf += c
+        if c == b"\n":
+            break
+    return bytes(buf)
+
+
+def file_put(sock, name, data):
+    """PUT `data` as `name` (bytes or str) on a connected socket; returns the reply line."""
+    if isinstance(name, str):
+        name = name.encode()
+    sock.sendall(b"PUT %s %d\n" % (name, len(data)) + data)
+    return read_line(sock)
+
+
+def file_get(sock, name):
+    """GET `name`; returns (reply line, body or None when the reply is not 'OK <size>')."""
+    if isinstance(name, str):
+        name = name.encode()
+    sock.sendall(b"GET %s\n" % name)
+    line = read_line(sock)
+    m = _re.fullmatch(rb"OK (\d+)\n", line)
+    if not m:
+        return line, None
+    return line, recv_exact(sock, int(m.group(1)))
+
+
+def tmp_files(root):
+    """Names of the server's temporary files (.ringlab-tmp-*) in `root`."""
+    return sorted(n for n in os.listdir(root) if n.startswith(".ringlab-tmp-"))
