@@ -1,0 +1,82 @@
+/*
+ * lg_proto.h - what a client protocol is to ringlab-load: requests out, replies checked.
+ *
+ * The engine (worker.c, traffic.c) owns sockets, the ring, buffers, schedules and clocks;
+ * a protocol only says what bytes request i carries and whether the bytes that came back
+ * are the right reply to it.  Requests are numbered 0, 1, 2, ... per connection and the
+ * replies are expected in the same order (pipelining keeps up to --pipeline requests in
+ * flight).  Every callback is called from the one thread that owns the connection, so a
+ * protocol needs no locking; none of them may block or allocate per request.
+ *
+ * Lifecycle of one connection's protocol state (conn_state_size zeroed bytes owned by the
+ * engine): conn_init() once before the connection is opened, then any number of
+ * request_len()/request_produce()/reply_verify()/reply_done() calls, then conn_fini().
+ *
+ * Later protocols plug in here (a greeting protocol has request_len() == 0 and a reply per
+ * "request"; a file protocol has short requests and long replies; a chat protocol verifies
+ * broadcast lines).  Datagram protocols will need a datagram mode in the engine as well.
+ */
+#ifndef RL_LG_PROTO_H
+#define RL_LG_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The run parameters a protocol may use to shape its requests and size its state. */
+struct lg_proto_params {
+	uint64_t size;	      /* --size: request payload bytes */
+	unsigned connections; /* connections this process opens, all threads */
+	unsigned pipeline;    /* requests in flight per connection, at most */
+};
+
+/* Where a reply first differed from what was expected (filled by reply_verify). */
+struct lg_mismatch {
+	uint64_t offset; /* byte offset inside the reply */
+	int expected;	 /* expected byte value, or -1 when not a single byte */
+	int got;	 /* received byte value, or -1 */
+};
+
+struct lg_proto {
+	const char *name;
+	/* One line for --help. */
+	const char *summary;
+	/* Bytes of per-connection state the engine allocates (zeroed) for the protocol. */
+	size_t conn_state_size;
+	/*
+	 * Checks the parameters before anything starts.  NULL: anything goes.  Returns 0, or
+	 * -EINVAL with a one-line reason in why[len] (the run then ends as bad usage).
+	 */
+	int (*check)(const struct lg_proto_params *p, char *why, size_t len);
+	/*
+	 * Prepares one connection's state `st` (seed: a random 64-bit value unique to the
+	 * connection).  May allocate; conn_fini frees.  Returns 0 or -errno.
+	 */
+	int (*conn_init)(void *st, const struct lg_proto_params *p, uint64_t seed);
+	/* Frees what conn_init allocated.  Called once for every successful conn_init. */
+	void (*conn_fini)(void *st);
+	/* Returns the length in bytes of request i (0: the request carries no bytes). */
+	uint64_t (*request_len)(const void *st, uint64_t i);
+	/*
+	 * Writes bytes [off, off + len) of request i into buf (len never runs past the end of
+	 * the request), so a request may be produced in pieces into a bounded send buffer.
+	 * Returns the number of bytes written (len).
+	 */
+	size_t (*request_produce)(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
+				  size_t len);
+	/*
+	 * Checks n received bytes p, which continue the reply to request i at byte `off` of
+	 * that reply.  Sets *done when the reply is complete.  Returns how many of the n bytes
+	 * belong to reply i (the rest belongs to the next reply), or -EBADMSG on a mismatch
+	 * with *mm describing it.  Never copies the reply.
+	 */
+	long (*reply_verify)(void *st, uint64_t i, uint64_t off, const uint8_t *p, size_t n,
+			     bool *done, struct lg_mismatch *mm);
+	/* Called once reply i is complete and verified.  NULL: nothing to do. */
+	void (*reply_done)(void *st, uint64_t i);
+};
+
+/* The echo protocol (proto_echo.c). */
+extern const struct lg_proto lg_proto_echo;
+
+#endif

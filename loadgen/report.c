@@ -1,0 +1,280 @@
+/*
+ * report.c - the result of a run: merging the workers, judging it (exit status), the
+ * terminal summary and the .hgrm percentile files.
+ *
+ * Every rate divides by the measured window (res->elapsed_ns: from the window start to
+ * the moment the last worker stopped, or the nominal end), never by --duration.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "hist_log.h"
+#include "log.h"
+#include "report.h"
+#include "units.h"
+#include "worker.h"
+
+#define CPU_WARN_PCT 90.0
+
+const double lg_percentiles[LG_NPCT] = {50.0, 90.0, 99.0, 99.9, 99.99, 100.0};
+const char *const lg_percentile_names[LG_NPCT] = {"p50", "p90", "p99", "p99.9", "p99.99", "max"};
+
+int lg_result_init(struct lg_result *res, const struct lg_config *cfg)
+{
+	memset(res, 0, sizeof(*res));
+	res->cfg = cfg;
+	if (lg_hist_init(&res->hist_c) || lg_hist_init(&res->hist_u))
+		return -ENOMEM;
+	return 0;
+}
+
+void lg_result_free(struct lg_result *res)
+{
+	rl_hist_free(&res->hist_c);
+	rl_hist_free(&res->hist_u);
+	free(res->series);
+	res->series = NULL;
+	res->nseries = res->series_cap = 0;
+}
+
+int lg_result_add_point(struct lg_result *res, const struct lg_series_point *pt)
+{
+	struct lg_series_point *n;
+	size_t cap;
+
+	if (res->nseries == res->series_cap) {
+		cap = res->series_cap ? res->series_cap * 2 : 64;
+		n = realloc(res->series, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		res->series = n;
+		res->series_cap = cap;
+	}
+	res->series[res->nseries++] = *pt;
+	return 0;
+}
+
+static double tv_s(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+void lg_result_collect(struct lg_result *res, struct lg_worker *ws, unsigned n)
+{
+	bool open = res->cfg->rate > 0;
+	double elapsed = (double)res->elapsed_ns / 1e9, user, sys;
+	unsigned i;
+
+	res->nthreads = n;
+	for (i = 0; i < n; i++) {
+		struct lg_worker *w = &ws[i];
+
+		if (w->setup_err)
+			res->setup_failed = true;
+		if (w->fatal && !res->fatal)
+			res->fatal = w->fatal;
+		res->established += w->established;
+		res->open_at_end += w->live;
+		res->requests += w->requests;
+		res->bytes_in += w->bytes_in;
+		res->bytes_out += w->bytes_out;
+		if (w->hist_c.counts)
+			rl_hist_merge(&res->hist_c, &w->hist_c);
+		if (open && w->hist_u.counts)
+			rl_hist_merge(&res->hist_u, &w->hist_u);
+		lg_errors_add(&res->err, &w->err);
+		if (!w->window_seen)
+			continue;
+		user = tv_s(&w->ru_end.ru_utime) - tv_s(&w->ru_start.ru_utime);
+		sys = tv_s(&w->ru_end.ru_stime) - tv_s(&w->ru_start.ru_stime);
+		res->cpu_user_s += user;
+		res->cpu_sys_s += sys;
+		res->thread_cpu_pct[i] = elapsed > 0 ? (user + sys) / elapsed * 100.0 : 0.0;
+		if (res->thread_cpu_pct[i] > res->max_thread_cpu_pct)
+			res->max_thread_cpu_pct = res->thread_cpu_pct[i];
+	}
+}
+
+int lg_result_status(const struct lg_result *res)
+{
+	if (res->setup_failed || res->fatal || !res->window_started || !res->requests)
+		return 1;
+	if (res->established < res->cfg->connections || lg_errors_total(&res->err))
+		return 1;
+	return 0;
+}
+
+double lg_result_rps(const struct lg_result *res)
+{
+	return res->elapsed_ns ? (double)res->requests * 1e9 / (double)res->elapsed_ns : 0.0;
+}
+
+static void print_latency_row(FILE *f, const char *label, const struct rl_hist *h)
+{
+	char buf[32];
+	int i;
+
+	fprintf(f, "  %-13s", label);
+	for (i = 0; i < LG_NPCT; i++) {
+		if (!h->total)
+			fprintf(f, " %9s", "-");
+		else
+			fprintf(f, " %9s",
+				rl_format_duration((uint64_t)rl_hist_value_at(h, lg_percentiles[i]),
+						   buf, sizeof(buf)));
+	}
+	fputc('\n', f);
+}
+
+static void print_errors(const struct lg_result *res, FILE *f)
+{
+	const struct lg_errors *e = &res->err;
+	uint64_t total = lg_errors_total(e);
+	const char *sep = "";
+	char name[32];
+	int k, i;
+
+	if (!total) {
+		fprintf(f, "  errors        none\n");
+		return;
+	}
+	fprintf(f, "  errors        %llu:", (unsigned long long)total);
+	for (k = 0; k < LG_ERR__COUNT; k++) {
+		if (!e->kind[k])
+			continue;
+		if (k == LG_ERR_CONNECT || k == LG_ERR_IO) {
+			const uint64_t *by = k == LG_ERR_CONNECT ? e->connect_errno : e->io_errno;
+
+			for (i = 0; i < LG_ERRNO_SLOTS; i++)
+				if (by[i]) {
+					fprintf(f, "%s %s %s %llu", sep, lg_err_kind_name(k),
+						lg_errno_name(i, name, sizeof(name)),
+						(unsigned long long)by[i]);
+					sep = ",";
+				}
+			continue;
+		}
+		fprintf(f, "%s %s %llu", sep, lg_err_kind_name(k), (unsigned long long)e->kind[k]);
+		sep = ",";
+	}
+	fputc('\n', f);
+}
+
+static void print_verdict(const struct lg_result *res, FILE *f)
+{
+	const struct lg_config *cfg = res->cfg;
+
+	if (res->setup_failed)
+		fprintf(f, "FAILED: a thread could not set up; nothing was measured\n");
+	if (res->fatal)
+		fprintf(f, "FAILED: io_uring error: %s\n", strerror(-res->fatal));
+	if (!res->window_started && !res->setup_failed)
+		fprintf(f, "FAILED: the run ended before the measurement window started\n");
+	else if (!res->requests && !res->setup_failed)
+		fprintf(f, "FAILED: no request completed in the measurement window\n");
+	if (res->established < cfg->connections)
+		fprintf(f, "FAILED: connection target not reached: %u of %u established\n",
+			res->established, cfg->connections);
+	if (lg_errors_total(&res->err))
+		fprintf(f, "FAILED: %llu errors (see above)\n",
+			(unsigned long long)lg_errors_total(&res->err));
+	if (res->interrupted)
+		fprintf(f, "note: interrupted; the window was cut short\n");
+	if (res->max_thread_cpu_pct > CPU_WARN_PCT)
+		fprintf(f,
+			"WARNING: a load generator thread used %.0f%% of a core: these numbers may "
+			"measure the client, not the server (add --threads or machines)\n",
+			res->max_thread_cpu_pct);
+}
+
+void lg_report_summary(const struct lg_result *res, FILE *f)
+{
+	const struct lg_config *cfg = res->cfg;
+	double el = (double)res->elapsed_ns / 1e9, cpu = res->cpu_user_s + res->cpu_sys_s;
+	bool open = cfg->rate > 0;
+
+	if (!cfg->quiet) {
+		fprintf(f, "ringlab-load %s -> %s: %s loop", cfg->proto->name, cfg->target_str,
+			open ? "open" : "closed");
+		if (open)
+			fprintf(f, " at %.0f req/s", cfg->rate);
+		fprintf(f, ", pipeline %u, %llu B requests\n", cfg->pipeline,
+			(unsigned long long)cfg->params.size);
+	}
+	fprintf(f, "  connections   %u/%u reached, %u open at the end, %u thread%s\n",
+		res->established, cfg->connections, res->open_at_end, cfg->threads,
+		cfg->threads == 1 ? "" : "s");
+	fprintf(f, "  duration      %.3f s measured (--duration %.3f s, warm-up %.3f s)\n", el,
+		(double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9);
+	fprintf(f, "  requests      %llu, %.1f req/s\n", (unsigned long long)res->requests,
+		lg_result_rps(res));
+	if (!cfg->quiet)
+		fprintf(f, "  transfer      %.2f MB/s sent, %.2f MB/s received (MB = 10^6 B)\n",
+			el > 0 ? (double)res->bytes_out / el / 1e6 : 0.0,
+			el > 0 ? (double)res->bytes_in / el / 1e6 : 0.0);
+	fprintf(f, "  latency       %9s %9s %9s %9s %9s %9s\n", "p50", "p90", "p99", "p99.9",
+		"p99.99", "max");
+	if (open) {
+		print_latency_row(f, "  corrected", &res->hist_c);
+		print_latency_row(f, "  uncorrected", &res->hist_u);
+	} else {
+		print_latency_row(f, "", &res->hist_c);
+	}
+	print_errors(res, f);
+	if (!cfg->quiet)
+		fprintf(f,
+			"  client CPU    %.2f s user + %.2f s sys = %.1f%% of a core (busiest "
+			"thread %.1f%%), %.2f us/request\n",
+			res->cpu_user_s, res->cpu_sys_s, el > 0 ? cpu / el * 100.0 : 0.0,
+			res->max_thread_cpu_pct,
+			res->requests ? cpu * 1e6 / (double)res->requests : 0.0);
+	print_verdict(res, f);
+	fflush(f);
+}
+
+static int write_hgrm(const struct rl_hist *h, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f) {
+		rc = -errno;
+		rl_err("cannot write --hgrm %s: %s", path, strerror(errno));
+		return rc;
+	}
+	rc = rl_hist_write_hgrm(h, f, 1000.0, 5);
+	if (fclose(f) && !rc)
+		rc = -EIO;
+	if (rc)
+		rl_err("cannot write --hgrm %s: %s", path, strerror(-rc));
+	return rc;
+}
+
+int lg_report_hgrm(const struct lg_result *res)
+{
+	const char *path = res->cfg->hgrm_path, *slash, *dot;
+	char *u;
+	size_t stem;
+	int rc;
+
+	rc = write_hgrm(&res->hist_c, path);
+	if (rc || res->cfg->rate <= 0)
+		return rc;
+	slash = strrchr(path, '/');
+	dot = strrchr(slash ? slash + 1 : path, '.');
+	if (dot && dot == (slash ? slash + 1 : path))
+		dot = NULL; /* a leading dot names a hidden file, not an extension */
+	stem = dot ? (size_t)(dot - path) : strlen(path);
+	u = malloc(strlen(path) + sizeof(".uncorrected"));
+	if (!u)
+		return -ENOMEM;
+	memcpy(u, path, stem);
+	strcpy(u + stem, ".uncorrected");
+	if (dot)
+		strcat(u, dot);
+	rc = write_hgrm(&res->hist_u, u);
+	free(u);
+	return rc;
+}
