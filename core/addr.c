@@ -207,8 +207,12 @@ int rl_addr_format(const struct rl_addr *a, char *buf, unsigned long len)
 			return -EAFNOSUPPORT;
 		if (sin6->sin6_scope_id) {
 			char ifname[IF_NAMESIZE];
+			/* getaddrinfo takes an interface name only where the scope is a link. */
+			bool link = IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
+				    IN6_IS_ADDR_MC_LINKLOCAL(&sin6->sin6_addr) ||
+				    IN6_IS_ADDR_MC_NODELOCAL(&sin6->sin6_addr);
 
-			if (if_indextoname(sin6->sin6_scope_id, ifname))
+			if (link && if_indextoname(sin6->sin6_scope_id, ifname))
 				snprintf(scope, sizeof(scope), "%%%s", ifname);
 			else
 				snprintf(scope, sizeof(scope), "%%%u",

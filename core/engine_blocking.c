@@ -212,6 +212,9 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 		return ret;
 	}
 	while (ret >= 0) {
+		/* Stop requested: the writer sends what is owed, then this thread lingers. */
+		if (atomic_load(&c->s->srv->stopping) && !rl_conn_closing(&c->base))
+			rl_conn_close(&c->base);
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
 		if (n > 0) {
 			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);

@@ -245,8 +245,13 @@ const char *rl_format_duration(uint64_t ns, char *buf, unsigned long len)
 	}
 	if (ns >= 1000 * NS_PER_SEC) {
 		/* 1000 s and beyond: whole seconds, rounded. */
-		snprintf(buf, len, "%llus",
-			 (unsigned long long)((ns + NS_PER_SEC / 2) / NS_PER_SEC));
+		/* Rounded to nearest, but never past what a duration can hold (so the text
+		 * always parses back), and without (ns + half) overflowing. */
+		uint64_t s = ns / NS_PER_SEC;
+
+		if (ns % NS_PER_SEC >= NS_PER_SEC / 2 && s < UINT64_MAX / NS_PER_SEC)
+			s++;
+		snprintf(buf, len, "%llus", (unsigned long long)s);
 		return buf;
 	}
 	/* Round to 3 significant digits first so that 999.96us becomes 1.00ms, not 1000us. */
