@@ -270,7 +270,7 @@ static void list_files(struct rl_conn *c)
 		reply_errno(c, -errno);
 		return;
 	}
-		rewinddir(d); /* a dup shares the directory offset with root_fd */
+	rewinddir(d); /* a dup shares the directory offset with root_fd */
 	mem = open_memstream(&out, &out_len);
 	while (mem && (e = readdir(d))) {
 		if (e->d_name[0] == '.' || fstatat(root_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
@@ -323,10 +323,15 @@ static long handle_command(struct rl_conn *c, struct fconn *f, const uint8_t *p,
 	}
 	if (used < 0) {
 		/* The line is complete (the parser found its newline): reject it, go on. */
-		if (used == -EINVAL)
+		if (used == -EINVAL) {
 			reply(c, "ERR 403 bad file name: one path component, no '/', no leading "
 				 "'.', no control bytes or spaces, at most 255 bytes\n");
-		else
+			if (cmd.kind == RL_FILECMD_PUT && cmd.size) {
+				/* Its body follows: skip it, never read it as commands. */
+				f->discard = cmd.size;
+				f->st = F_DISCARD;
+			}
+		} else
 			reply(c, "ERR 400 malformed command (PUT name size | GET name | LIST | "
 				 "DEL name)\n");
 		return (long)((const uint8_t *)memchr(p, '\n', n) - p + 1);
@@ -364,7 +369,8 @@ static long handle_command(struct rl_conn *c, struct fconn *f, const uint8_t *p,
 	return used;
 }
 
-static long file_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
+/* Takes what the current state can of p[0..n): a command, body bytes, skipped bytes. */
+static long file_step(struct rl_conn *c, const uint8_t *p, size_t n)
 {
 	struct fconn *f = rl_conn_state(c);
 	size_t take;
@@ -398,19 +404,60 @@ static long file_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
 	}
 }
 
+/* In --sink mode the upload is whatever arrived before EOF: store it. */
+static void sink_finish(struct rl_conn *c, struct fconn *f)
+{
+	f->size = f->received;
+	rl_conn_pause_input(c, true);
+	if (f->buf_len)
+		put_write(c, f);
+	else
+		put_finish(c, f);
+}
+
+/* Finishes a --sink upload once the client has half-closed and all its bytes are in. */
+static void sink_finish_if_done(struct rl_conn *c, struct fconn *f)
+{
+	if (f->sink && f->st == F_PUT_RECV && (c->flags & RL_CONN_EOF) && !c->rx_len)
+		sink_finish(c, f);
+}
+
+static long file_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
+{
+	struct fconn *f = rl_conn_state(c);
+	size_t off = 0;
+	long used;
+
+	/* Several commands may arrive in one read: answer each until one has to wait. */
+	while (off < n && !(c->flags & RL_CONN_PAUSED) && !rl_conn_closing(c)) {
+		used = file_step(c, p + off, n - off);
+		if (used < 0)
+			return used;
+		if (used == 0)
+			break;
+		off += (size_t)used;
+	}
+	if (off == n && (c->flags & RL_CONN_EOF) && !(c->flags & RL_CONN_PAUSED)) {
+		if (f->sink && f->st == F_PUT_RECV)
+			sink_finish(c, f);
+		else if (f->st == F_IDLE)
+			rl_conn_close(c); /* every command answered, and no more coming */
+	}
+	return (long)off;
+}
+
 static void file_on_eof(struct rl_conn *c)
 {
 	struct fconn *f = rl_conn_state(c);
 
-	if (f->sink && f->st == F_PUT_RECV) {
-		f->size = f->received; /* the upload is whatever arrived */
-		if (f->buf_len)
-			put_write(c, f);
-		else
-			put_finish(c, f);
-		} else if (f->st == F_IDLE || f->st == F_DISCARD) {
+	if (f->sink) {
+		sink_finish_if_done(c, f); /* else when the operation in flight completes */
+		} else if ((f->st == F_IDLE || f->st == F_DISCARD) && !(c->flags & RL_CONN_RESUMED)) {
+		/* Nothing in progress and nothing waiting to be re-read: whatever input is left
+		 * is a partial command that can never complete. */
 		rl_conn_close(c);
-	} else if (f->st >= F_PUT_OPEN && f->st <= F_PUT_WRITE && f->received < f->size) {
+	} else if (f->st >= F_PUT_OPEN && f->st <= F_PUT_WRITE &&
+		   f->received + c->rx_len < f->size) {
 		/* The client left mid-upload: the file can never be complete.  Dropping the
 		 * connection makes on_close remove the temporary file. */
 		rl_conn_abort(c);
@@ -448,6 +495,7 @@ static void file_on_fileop(struct rl_conn *c, struct rl_fileop *op)
 			put_finish(c, f);
 		else
 			rl_conn_pause_input(c, false);
+		sink_finish_if_done(c, f);
 		return;
 	case F_PUT_WRITE:
 		if (res <= 0) {
@@ -467,6 +515,7 @@ static void file_on_fileop(struct rl_conn *c, struct rl_fileop *op)
 			put_finish(c, f);
 		else
 			rl_conn_pause_input(c, false);
+		sink_finish_if_done(c, f);
 		return;
 	case F_PUT_FSYNC:
 		if (res < 0) {
@@ -618,7 +667,7 @@ static int file_setup(const struct rl_server_config *cfg)
 		rl_err("file: cannot open --root %s: %s", cfg->root, strerror(errno));
 		return -errno;
 	}
-		dfd = dup(root_fd);
+	dfd = dup(root_fd);
 	d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (d)
 		rewinddir(d);
