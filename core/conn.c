@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "dgram.h"
 #include "server.h"
 
@@ -93,6 +94,20 @@ const struct rl_server_config *rl_dgram_config(const struct rl_dgram *d)
 const struct rl_server_config *rl_conn_config(const struct rl_conn *c)
 {
 	return &c->loop->srv->cfg;
+}
+
+void rl_loop_count_request(struct rl_loop *loop)
+{
+	uint64_t spin = loop->srv->cfg.debug_spin_ns, until;
+
+	loop->stats.requests++;
+	if (!spin)
+		return;
+	/* A deliberate, fixed slowdown per request: the regression gate's proof that it
+	 * catches a slower build (docs/ci.md).  Never set it in a real measurement. */
+	until = rl_now_ns() + spin;
+	while (rl_now_ns() < until)
+		;
 }
 
 void rl_conn_mark_dirty(struct rl_conn *c)
@@ -249,7 +264,7 @@ int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uin
 		conn_unlock(c);
 		return 0;
 	}
-		/* The bound is on backlog: an empty queue always takes one message. */
+	/* The bound is on backlog: an empty queue always takes one message. */
 	if (max_queued && c->sq.bytes && c->sq.bytes + len > max_queued) {
 		conn_unlock(c);
 		return -ENOBUFS;

@@ -166,10 +166,10 @@ void rl_conn_release(struct rl_conn *c);
 int rl_conn_send(struct rl_conn *c, const void *p, size_t n);
 
 /*
-  * Queues `len` bytes of a shared chunk (reference taken), unless bytes are already
- * waiting and this would leave more than `max_queued` queued (0: no bound).  On a connection with a sync (another
- * thread's), the bytes are copied instead: chunk references are loop-local.
- * Returns 0, -ENOBUFS (over the bound; nothing queued) or -ENOMEM.
+ * Queues `len` bytes of a shared chunk (reference taken), unless bytes are already
+ * waiting and this would leave more than `max_queued` queued (0: no bound).  On a connection with a
+ * sync (another thread's), the bytes are copied instead: chunk references are loop-local. Returns
+ * 0, -ENOBUFS (over the bound; nothing queued) or -ENOMEM.
  */
 int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len,
 		       size_t max_queued);
@@ -181,10 +181,13 @@ void rl_conn_close(struct rl_conn *c);
 /* Closes the connection at once, dropping what is queued. */
 void rl_conn_abort(struct rl_conn *c);
 
-/* Counts one request served (for the final counters). */
+/* Counts one request served by `loop` (and applies --debug-spin-ns, a test aid). */
+void rl_loop_count_request(struct rl_loop *loop);
+
+/* Counts one request served on `c` (for the final counters). */
 static inline void rl_conn_count_request(struct rl_conn *c)
 {
-	c->loop->stats.requests++;
+	rl_loop_count_request(c->loop);
 }
 
 /* Returns the server configuration (protocol settings included). */

@@ -63,7 +63,7 @@ static void *loop_main(void *arg)
 			l->base.stats.truncated++;
 			continue;
 		}
-		l->base.stats.requests++;
+		rl_loop_count_request(&l->base);
 		if (srv->proto->on_datagram(&d, buf, (size_t)n) < 0)
 			l->base.stats.errors++;
 	}

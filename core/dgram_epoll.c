@@ -120,7 +120,7 @@ static void on_readable(struct eloop *l)
 			}
 			d.from = h->msg_name;
 			d.fromlen = h->msg_namelen;
-			l->base.stats.requests++;
+			rl_loop_count_request(&l->base);
 			if (proto->on_datagram(&d, l->in_iov[i].iov_base, l->in[i].msg_len) < 0)
 				l->base.stats.errors++;
 		}

@@ -189,7 +189,7 @@ static void on_recv(struct dloop *l, const struct rl_cqe *cqe)
 		d.from = io_uring_recvmsg_name(o);
 		d.fromlen = o->namelen;
 		l->base.stats.bytes_in += n;
-		l->base.stats.requests++;
+		rl_loop_count_request(&l->base);
 		ret = proto->on_datagram(&d, io_uring_recvmsg_payload(o, &l->rx_tmpl), n);
 		if (ret < 0)
 			l->base.stats.errors++;

@@ -52,13 +52,14 @@ struct rl_server_config {
 	size_t message_len;
 	const char *reply; /* udp: fixed reply instead of an echo (NULL: echo) */
 	size_t reply_len;
-	size_t max_datagram; /* udp: larger datagrams are counted as truncated */
-	size_t max_line;     /* chat: longest line accepted */
-	bool echo_self;	     /* chat: the sender gets its own lines too */
-	const char *root;    /* file: the directory files live in */
-	bool fsync;	     /* file: fsync each upload before it becomes visible */
-	bool sink;	     /* file: store each connection's bytes as output<N>.txt */
-	uint64_t max_size;   /* file: largest upload */
+	size_t max_datagram;	/* udp: larger datagrams are counted as truncated */
+	size_t max_line;	/* chat: longest line accepted */
+	bool echo_self;		/* chat: the sender gets its own lines too */
+	const char *root;	/* file: the directory files live in */
+	bool fsync;		/* file: fsync each upload before it becomes visible */
+	bool sink;		/* file: store each connection's bytes as output<N>.txt */
+	uint64_t max_size;	/* file: largest upload */
+	uint64_t debug_spin_ns; /* test aid: busy-wait this long per request */
 };
 
 /* Fills `cfg` with the defaults documented in --help. */

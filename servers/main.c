@@ -46,6 +46,7 @@ enum {
 	OPT_FSYNC,
 	OPT_MAX_SIZE,
 	OPT_SINK,
+	OPT_DEBUG_SPIN,
 };
 
 static const struct option long_opts[] = {
@@ -72,6 +73,7 @@ static const struct option long_opts[] = {
     {"fsync", no_argument, NULL, OPT_FSYNC},
     {"max-size", required_argument, NULL, OPT_MAX_SIZE},
     {"sink", no_argument, NULL, OPT_SINK},
+    {"debug-spin-ns", required_argument, NULL, OPT_DEBUG_SPIN},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -128,6 +130,11 @@ static void usage(FILE *f)
 	    "      --max-size SIZE      file: largest upload (default 1GiB)\n"
 	    "      --sink               file: store whatever each connection sends until EOF\n"
 	    "                           as output<N>.txt (nc HOST PORT < file)\n"
+	    "\n"
+	    "Test aid:\n"
+	    "      --debug-spin-ns DUR  busy-wait this long on every request: a deliberately\n"
+	    "                           slow build, to prove the regression gate catches one.\n"
+	    "                           Never use it to measure.\n"
 	    "\n"
 	    "  -v, --verbose            log ring setup, back-offs and dropped connections\n"
 	    "  -h, --help               this text\n"
@@ -310,6 +317,9 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			break;
 		case OPT_SINK:
 			cfg->sink = true;
+			break;
+		case OPT_DEBUG_SPIN:
+			ret = parse_dur("debug-spin-ns", optarg, &cfg->debug_spin_ns);
 			break;
 		case OPT_MAX_DATAGRAM:
 			ret = parse_sz("max-datagram", optarg, 1, 65536, &v);
