@@ -54,6 +54,7 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 	dst->accept_backoffs += src->accept_backoffs;
 	dst->enobufs += src->enobufs;
 	dst->truncated += src->truncated;
+	dst->discarded += src->discarded;
 }
 
 static size_t align16(size_t n)
@@ -148,10 +149,12 @@ int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_
 	long used;
 	int ret;
 
-	c->loop->stats.bytes_in += n;
 	c->last_active_ns = now_ns;
-	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
-		return 0; /* closing: input after a close request is discarded */
+	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)) {
+		c->loop->stats.discarded += n; /* closing: later input is not a request */
+		return 0;
+	}
+	c->loop->stats.bytes_in += n;
 
 	if (!c->rx_len && !(c->flags & RL_CONN_PAUSED)) {
 		/* Fast path: the protocol reads the engine's buffer in place. */

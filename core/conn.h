@@ -37,6 +37,7 @@ struct rl_stats {
 	uint64_t accept_backoffs; /* EMFILE/ENFILE/ENOMEM on accept */
 	uint64_t enobufs;	  /* io_uring: multishot recv ran out of provided buffers */
 	uint64_t truncated;	  /* datagrams larger than --max-datagram, dropped */
+	uint64_t discarded;	  /* bytes read after a close was decided (never requests) */
 };
 
 /* Counts a dropped connection as a reset by the peer or as an error. */

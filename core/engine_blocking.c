@@ -98,7 +98,7 @@ static void set_timeout(int fd, int opt, uint64_t ns)
  * discard replies still in flight, so when input is waiting, send FIN and read and
  * discard until the peer closes, every byte sent is acknowledged, or the drain timeout.
  */
-static void linger(struct bconn *c, uint8_t *buf)
+static void linger(struct bconn *c, uint8_t *buf, uint64_t *discarded)
 {
 	uint64_t deadline = rl_now_ns() + c->s->srv->cfg.drain_timeout_ns;
 	ssize_t n;
@@ -109,8 +109,10 @@ static void linger(struct bconn *c, uint8_t *buf)
 	set_timeout(c->fd, SO_RCVTIMEO, 100 * RL_NSEC_PER_MSEC);
 	for (;;) {
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
-		if (n > 0)
+		if (n > 0) {
+			*discarded += (uint64_t)n;
 			continue;
+		}
 		if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			return;
 		if (!rl_socket_unacked(c->fd) || rl_now_ns() >= deadline)
@@ -239,7 +241,7 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			if (!done)
 				continue;
 			if (!(c->base.flags & RL_CONN_ABORT))
-				linger(c, buf);
+				linger(c, buf, &loop->stats.discarded);
 			break;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -293,7 +295,7 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 		if (c->base.flags & RL_CONN_EOF)
 			return 0;
 		if (c->base.flags & RL_CONN_CLOSE_AFTER) {
-			linger(c, buf);
+			linger(c, buf, &loop->stats.discarded);
 			return 0;
 		}
 		if (atomic_load(&loop->srv->stopping)) {

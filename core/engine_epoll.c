@@ -290,9 +290,16 @@ static void on_conn(struct eloop *l, struct econn *c, uint32_t events)
 	if (c->linger) {
 		n = recv(c->fd, l->rbuf, READ_BUF_SIZE, 0);
 		if (n > 0)
-			l->base.stats.bytes_in += (uint64_t)n; /* discarded */
+			l->base.stats.discarded += (uint64_t)n;
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
 			conn_close(l, c);
+		return;
+	}
+	if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+		/* Closing (the server is stopping, or the protocol said so): read no more;
+		 * what was read is answered, and the close drains politely. */
+		if (events & EPOLLOUT)
+			rl_conn_mark_dirty(&c->base);
 		return;
 	}
 	if ((events & EPOLLIN) || ((events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLOUT))) {

@@ -50,6 +50,7 @@ enum {
 	US_PAUSED = 1u << 5,	  /* backpressure: the peer is not reading */
 	US_RECV_CANCEL = 1u << 6, /* a cancel of the recv is in flight */
 	US_LINGER = 1u << 7,	  /* FIN sent; reading until the peer closes */
+	US_DRAIN = 1u << 8,	  /* server stopping: read no more, answer what was read */
 };
 
 struct uconn {
@@ -170,7 +171,7 @@ static bool wants_recv(const struct uconn *c)
 {
 	if (c->st & US_LINGER) /* draining the peer's last bytes before close */
 		return !(c->st & (US_CLOSING | US_STARVED | US_RECV_ARMED | US_RECV_CANCEL));
-	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED)) &&
+	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED | US_DRAIN)) &&
 	       !(c->base.flags &
 		 (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF | RL_CONN_PAUSED));
 }
@@ -346,6 +347,13 @@ static void conn_new(struct uloop *l, int fd)
 		conn_settle(l, c);
 		return;
 	}
+	if (l->draining) {
+		/* Accepted as the server stopped: it gets what the protocol sends on open (a
+		 * greeting), then a polite close. */
+		c->st |= US_DRAIN;
+		rl_conn_close(&c->base);
+		return;
+	}
 	arm_recv(l, c);
 }
 
@@ -465,7 +473,7 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			return;
 		}
 		if (c->st & US_LINGER) {
-			l->base.stats.bytes_in += (uint64_t)cqe->res; /* discarded */
+			l->base.stats.discarded += (uint64_t)cqe->res;
 		} else if (!(c->st & US_CLOSING)) {
 			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->base.now_ns);
 			if (ret < 0)
@@ -494,7 +502,9 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		else
 			conn_fail(l, c, cqe->res);
 	}
-	if (!more)
+	if (!more && (c->st & US_DRAIN) && !(c->st & US_LINGER))
+		rl_conn_close(&c->base); /* stopping: all it read is answered; close after */
+	else if (!more)
 		arm_recv(l, c); /* the multishot ended for a benign reason: keep reading */
 }
 
@@ -527,9 +537,7 @@ static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		l->accept_armed = false;
 	if (cqe->res >= 0) {
-		if (l->draining) {
-			close(cqe->res);
-		} else if (l->max_conns && l->nlive >= l->max_conns) {
+		if (l->max_conns && l->nlive >= l->max_conns) {
 			close(cqe->res);
 			l->base.stats.refused++;
 			l->accept_paused = true;
@@ -602,8 +610,15 @@ static void start_drain(struct uloop *l)
 	l->draining = true;
 	l->drain_deadline = l->base.now_ns + l->base.srv->cfg.drain_timeout_ns;
 	cancel_accept(l);
-	for (c = l->live; c; c = c->next)
-		rl_conn_close(&c->base); /* replies already queued still go out */
+	/* Stop reading first; once a connection's recv has ended, every byte it read has
+	 * been answered, and it closes after those replies are sent. */
+	for (c = l->live; c; c = c->next) {
+		c->st |= US_DRAIN;
+		if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
+			submit_cancel(l, c, false);
+		else if (!(c->st & US_RECV_ARMED))
+			rl_conn_close(&c->base);
+	}
 	arm_tick(l);
 }
 

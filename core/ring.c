@@ -72,6 +72,13 @@ int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries)
 	}
 	if (ret)
 		return ret;
+	/* The backlog holds a whole CQ from the start: reaping never needs memory later. */
+	r->backlog = malloc((size_t)p.cq_entries * sizeof(*r->backlog));
+	if (!r->backlog) {
+		io_uring_queue_exit(&r->ring);
+		return -ENOMEM;
+	}
+	r->bcap = p.cq_entries;
 	r->setup_flags = p.flags;
 	r->features = p.features;
 	r->sq_entries = p.sq_entries;
@@ -128,8 +135,15 @@ unsigned rl_ring_reap(struct rl_ring *r)
 	unsigned head, n = 0, ready = io_uring_cq_ready(&r->ring);
 	uint32_t ovf;
 
-	if (!ready || backlog_reserve(r, ready))
+	if (!ready)
 		return 0;
+	if (backlog_reserve(r, ready)) {
+		/* Out of memory: take what fits (the backlog is never smaller than the CQ at
+		 * the top of a turn), rather than leave the CQ full and spin on it. */
+		ready = r->bcap - r->blen;
+		if (!ready)
+			return 0;
+	}
 	io_uring_for_each_cqe(&r->ring, head, cqe)
 	{
 		struct rl_cqe *c = &r->backlog[r->blen++];

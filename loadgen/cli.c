@@ -31,8 +31,12 @@
 #define MAX_PIPELINE		4096u
 
 static const struct lg_proto *const protocols[] = {
-    &lg_proto_echo,
+    &lg_proto_echo, &lg_proto_greeting, &lg_proto_udp, &lg_proto_chat, &lg_proto_file,
 };
+
+#define DGRAM_BUDGET (256ull * 1024 * 1024) /* udp send buffers, all sockets */
+
+#define EXPECT_FILE_MAX (1024u * 1024u)
 
 enum {
 	OPT_WARMUP = 256,
@@ -43,6 +47,10 @@ enum {
 	OPT_HGRM,
 	OPT_LOG,
 	OPT_SEED,
+	OPT_EXPECT,
+	OPT_EXPECT_FILE,
+	OPT_REPLY_ANY,
+	OPT_MODE,
 };
 
 static const struct option long_opts[] = {
@@ -61,6 +69,10 @@ static const struct option long_opts[] = {
     {"hgrm", required_argument, NULL, OPT_HGRM},
     {"log", required_argument, NULL, OPT_LOG},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"expect", required_argument, NULL, OPT_EXPECT},
+    {"expect-file", required_argument, NULL, OPT_EXPECT_FILE},
+    {"reply-any", no_argument, NULL, OPT_REPLY_ANY},
+    {"mode", required_argument, NULL, OPT_MODE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -115,20 +127,58 @@ static void usage(FILE *f)
 	    "      --log FILE           write an HdrHistogram interval log, one interval per\n"
 	    "                           second of the window (corrected latency, microseconds)\n"
 	    "      --seed N             seed for payloads and schedule phases (default: random)\n"
+	    "      --expect TEXT        greeting: the greeting expected byte for byte, with the\n"
+	    "                           escapes \\n \\r \\t \\\\\n"
+	    "                           (default \"Hello from ringlab\\n\")\n"
+	    "      --expect-file PATH   greeting: the expected greeting is the file's contents\n"
+	    "                           udp: --expect/--expect-file is the server's fixed reply\n"
+	    "      --reply-any          udp: the server sends a fixed reply (--reply); match\n"
+	    "                           replies to datagrams by arrival order\n"
+	    "      --mode M             file: put (default), get or mixed\n"
 	    "  -q, --quiet              no progress lines, summary reduced to the essentials\n"
 	    "  -v, --verbose            log ring setup and every dropped connection\n"
 	    "  -h, --help               this text\n"
 	    "  -V, --version            version, git commit and liburing version\n"
-	    "\n"
+	    "\n");
+	fprintf(
+	    f,
 	    "Durations take ns, us, ms, s, m, h (bare: seconds); sizes take B, KiB, MiB, KB, MB;\n"
 	    "counts and rates take k, M (2.5k = 2500).\n"
+	    "\n"
+	    "greeting: every connection is one request: connect, read the greeting up to the\n"
+	    "server's EOF, verify it, close, connect again.  --connections N connectors in a\n"
+	    "closed loop, or --rate R connections/s in total (open loop, latency from the\n"
+	    "intended connect time).  Three latencies: connect, first byte, total (to EOF).\n"
+	    "Port exhaustion (EADDRNOTAVAIL) is reported; spread with --source.\n"
+	    "\n"
+	    "udp: --connections connected UDP sockets; datagrams of --size >= 16 bytes carry a\n"
+	    "sequence number, the send time and per-socket filler, and are echoed back.\n"
+	    "--pipeline K datagrams outstanding per socket (closed loop) or --rate R datagrams/s\n"
+	    "(open loop).  A datagram unanswered for --timeout is lost (not an error).  Reports\n"
+	    "RTT, loss, reordering, duplicates and late replies.\n"
+	    "\n"
+	    "chat: --connections clients (use e.g. 50) join one room (one thread); each sends\n"
+	    "--size-byte lines carrying its index and a sequence number, closed loop (--pipeline\n"
+	    "lines not yet received by everyone) or --rate lines/s in total.  Every client\n"
+	    "verifies it gets every other client's lines once, in order.  Latency: send to\n"
+	    "receipt at each other client (fan-out).\n"
+	    "\n"
+	    "file: each connection transfers --size-byte files: PUT (the server's sha256 must\n"
+	    "be ours), GET (the bytes must be what was uploaded) or both alternately; names\n"
+	    "lg-<pid>-<connection key>-<0..7>.  A request is one transfer: req/s = files/s.\n"
 	    "\n"
 	    "Examples:\n"
 	    "  ringlab-load echo --target 127.0.0.1:7000 -c 1000 -t 2 -d 10s\n"
 	    "  ringlab-load echo --target 127.0.0.1:7000 -c 100 --rate 50k --hgrm lat.hgrm\n"
 	    "  ringlab-load echo --target 127.0.0.1:7000 -c 10000 --connect-rate 5000 -p 8\n"
 	    "  ringlab-load echo --target 10.0.0.1:7000 -c 20000 --source 10.0.0.2-10.0.0.9\n"
-	    "  ringlab-load echo --target unix:/tmp/echo.sock -c 64 --json run.json --quiet\n");
+	    "  ringlab-load echo --target unix:/tmp/echo.sock -c 64 --json run.json --quiet\n"
+	    "  ringlab-load greeting --target 127.0.0.1:7001 -c 32 --expect 'Hi\\n'\n"
+	    "  ringlab-load greeting --target 127.0.0.1:7001 -c 64 --rate 5k\n"
+	    "  ringlab-load udp --target 127.0.0.1:7002 -c 100 -p 4 --timeout 200ms\n"
+	    "  ringlab-load udp --target 127.0.0.1:7002 -c 10 --expect 'Hello UDP Client'\n"
+	    "  ringlab-load chat --target 127.0.0.1:7003 -c 50 --rate 1000\n"
+	    "  ringlab-load file --target 127.0.0.1:7004 -c 8 -s 1MiB --mode mixed\n");
 }
 
 /* Prints one line about bad usage and returns 2. */
@@ -169,6 +219,51 @@ static int parse_dur(const char *opt, const char *arg, uint64_t min, uint64_t *o
 {
 	if (rl_parse_duration_ns(arg, out) || *out < min)
 		return bad_usage("invalid duration for --%s: '%s'", opt, arg);
+	return 0;
+}
+
+/* Decodes the C escapes \n \r \t \\ of --expect in place; returns the new length. */
+static size_t unescape(char *s)
+{
+	char *in = s, *out = s;
+
+	while (*in) {
+		if (in[0] == '\\' && in[1]) {
+			char e = in[1];
+
+			*out++ = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' : e;
+			in += 2;
+			continue;
+		}
+		*out++ = *in++;
+	}
+	*out = 0;
+	return (size_t)(out - s);
+}
+
+/* Reads --expect-file into a buffer that lives as long as the process. */
+static int read_expect_file(const char *path, struct lg_config *cfg)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+	size_t n;
+
+	if (!f)
+		return bad_usage("cannot read --expect-file '%s': %s", path, strerror(errno));
+	buf = malloc(EXPECT_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return bad_usage("out of memory for --expect-file");
+	}
+	n = fread(buf, 1, EXPECT_FILE_MAX + 1, f);
+	fclose(f);
+	if (n > EXPECT_FILE_MAX) {
+		free(buf);
+		return bad_usage("--expect-file '%s' is larger than 1 MiB", path);
+	}
+	cfg->params.expect = buf;
+	cfg->params.expect_len = n;
+	cfg->expect_str = path;
 	return 0;
 }
 
@@ -223,6 +318,23 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set)
 		cfg->pipeline = cfg->rate > 0 ? DEFAULT_PIPELINE_OPEN : DEFAULT_PIPELINE_CLOSED;
 	cfg->params.connections = cfg->connections;
 	cfg->params.pipeline = cfg->pipeline;
+	if (cfg->params.expect && cfg->proto != &lg_proto_greeting && !cfg->proto->datagram)
+		return bad_usage("--expect and --expect-file apply to greeting and udp only");
+	if (cfg->params.reply_any && !cfg->proto->datagram)
+		return bad_usage("--reply-any applies to udp only");
+	if (cfg->mode_set && cfg->proto != &lg_proto_file)
+		return bad_usage("--mode applies to the file protocol only");
+	if (cfg->proto->broadcast && cfg->threads != 1)
+		return bad_usage("chat runs one room in one thread: --threads must be 1");
+	if (cfg->proto->broadcast && cfg->connections > 1000)
+		return bad_usage("chat: at most 1000 --connections (every line goes to all)");
+	if (cfg->proto->datagram && cfg->params.expect)
+		cfg->params.reply_any = true;
+	if (cfg->proto->datagram &&
+	    cfg->params.size * cfg->connections * cfg->pipeline > DGRAM_BUDGET)
+		return bad_usage("udp: --size x --connections x --pipeline is over 256 MiB");
+	if (cfg->proto->conn_per_request && cfg->rate > 0)
+		cfg->pipeline = 1;
 	if (cfg->proto->check && cfg->proto->check(&cfg->params, why, sizeof(why)))
 		return bad_usage("%s", why);
 	return 0;
@@ -275,6 +387,32 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		if (rl_parse_count(arg, 0, UINT64_MAX, &cfg->seed))
 			return bad_usage("invalid --seed '%s'", arg);
 		return 0;
+	case OPT_EXPECT: {
+		char *copy = strdup(arg);
+
+		if (!copy)
+			return bad_usage("out of memory");
+		cfg->params.expect_len = unescape(copy);
+		cfg->params.expect = (const uint8_t *)copy;
+		cfg->expect_str = arg;
+		return 0;
+	}
+	case OPT_EXPECT_FILE:
+		return read_expect_file(arg, cfg);
+	case OPT_MODE:
+		if (!strcmp(arg, "put"))
+			cfg->params.file_mode = LG_FILE_PUT;
+		else if (!strcmp(arg, "get"))
+			cfg->params.file_mode = LG_FILE_GET;
+		else if (!strcmp(arg, "mixed"))
+			cfg->params.file_mode = LG_FILE_MIXED;
+		else
+			return bad_usage("invalid --mode '%s' (put, get or mixed)", arg);
+		cfg->mode_set = true;
+		return 0;
+	case OPT_REPLY_ANY:
+		cfg->params.reply_any = true;
+		return 0;
 	case 'q':
 		cfg->quiet = true;
 		return 0;
@@ -315,7 +453,7 @@ int lg_cli_parse(int argc, char **argv, struct lg_config *cfg)
 		}
 	}
 	if (optind >= argc)
-		return bad_usage("missing PROTOCOL (echo)");
+		return bad_usage("missing PROTOCOL (echo, greeting, udp, chat, file)");
 	if (optind + 1 < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind + 1]);
 	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)

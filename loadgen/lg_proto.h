@@ -25,10 +25,17 @@
 
 /* The run parameters a protocol may use to shape its requests and size its state. */
 struct lg_proto_params {
-	uint64_t size;	      /* --size: request payload bytes */
-	unsigned connections; /* connections this process opens, all threads */
-	unsigned pipeline;    /* requests in flight per connection, at most */
+	uint64_t size;	       /* --size: request payload bytes */
+	unsigned connections;  /* connections this process opens, all threads */
+	unsigned pipeline;     /* requests in flight per connection, at most */
+	const uint8_t *expect; /* --expect/--expect-file: the reply expected, or NULL */
+	size_t expect_len;
+	unsigned file_mode; /* file: LG_FILE_PUT, _GET or _MIXED (--mode) */
+	bool reply_any;	    /* udp: the server answers with fixed text (--reply-any/--expect) */
 };
+
+/* file --mode values. */
+enum { LG_FILE_PUT = 0, LG_FILE_GET, LG_FILE_MIXED };
 
 /* Where a reply first differed from what was expected (filled by reply_verify). */
 struct lg_mismatch {
@@ -41,6 +48,23 @@ struct lg_proto {
 	const char *name;
 	/* One line for --help. */
 	const char *summary;
+	/*
+	 * One request per connection: the engine connects, sends nothing, verifies the reply
+	 * up to the server's EOF, closes and connects again (cycle.c).  Latency is measured
+	 * from the (intended) connect time.
+	 */
+	bool conn_per_request;
+	/*
+	 * Datagrams (udp): a connected UDP socket per connection, one datagram per request,
+	 * replies matched by the sequence number in the datagram's first 8 bytes (dgram.c);
+	 * request_produce/reply_verify make and check bytes 16.. of a datagram.
+	 */
+	bool datagram;
+	/*
+	 * Broadcast (chat): the connections of the process are the members of one room; each
+	 * sends lines and receives everyone else's (chatpath.c, lines from lg_chat_line).
+	 */
+	bool broadcast;
 	/* Bytes of per-connection state the engine allocates (zeroed) for the protocol. */
 	size_t conn_state_size;
 	/*
@@ -78,5 +102,20 @@ struct lg_proto {
 
 /* The echo protocol (proto_echo.c). */
 extern const struct lg_proto lg_proto_echo;
+
+/* The greeting protocol: connect, read the greeting to EOF (proto_greeting.c). */
+extern const struct lg_proto lg_proto_greeting;
+
+/* The udp protocol: numbered, timestamped datagrams, echoed (proto_udp.c). */
+extern const struct lg_proto lg_proto_udp;
+
+/* The file protocol: PUT/GET transfers, checksums verified (proto_file.c). */
+extern const struct lg_proto lg_proto_file;
+
+/* The chat protocol: lines to a room, verified at every other member (proto_chat.c). */
+extern const struct lg_proto lg_proto_chat;
+
+/* Writes line `seq` of client `sender`: exactly `size` bytes, '\n' last.  Returns size. */
+size_t lg_chat_line(uint32_t sender, uint64_t seq, size_t size, char *buf);
 
 #endif

@@ -46,6 +46,8 @@ struct lg_config {
 	const char *json_path;
 	const char *hgrm_path;
 	const char *log_path;
+	bool mode_set;		/* --mode was given */
+	const char *expect_str; /* --expect or --expect-file as given (for reports) */
 	bool quiet;
 	bool verbose;
 	uint64_t seed; /* patterns and schedule phases derive from it */
@@ -59,6 +61,7 @@ struct lg_run {
 	_Atomic uint64_t start;		  /* window start S; 0 until the ramp-up is over */
 	_Atomic uint64_t end;		  /* window end E; UINT64_MAX until S is known */
 	_Atomic unsigned mismatch_logged; /* mismatch lines printed, all threads */
+	_Atomic bool addrnotavail_logged; /* the port exhaustion advice was printed */
 };
 
 /* Index of the one-second interval that time `ns` falls in (intervals start at t0). */

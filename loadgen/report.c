@@ -25,7 +25,8 @@ int lg_result_init(struct lg_result *res, const struct lg_config *cfg)
 {
 	memset(res, 0, sizeof(*res));
 	res->cfg = cfg;
-	if (lg_hist_init(&res->hist_c) || lg_hist_init(&res->hist_u))
+	if (lg_hist_init(&res->hist_c) || lg_hist_init(&res->hist_u) ||
+	    lg_hist_init(&res->hist_connect) || lg_hist_init(&res->hist_ttfb))
 		return -ENOMEM;
 	return 0;
 }
@@ -34,6 +35,8 @@ void lg_result_free(struct lg_result *res)
 {
 	rl_hist_free(&res->hist_c);
 	rl_hist_free(&res->hist_u);
+	rl_hist_free(&res->hist_connect);
+	rl_hist_free(&res->hist_ttfb);
 	free(res->series);
 	res->series = NULL;
 	res->nseries = res->series_cap = 0;
@@ -84,7 +87,18 @@ void lg_result_collect(struct lg_result *res, struct lg_worker *ws, unsigned n)
 			rl_hist_merge(&res->hist_c, &w->hist_c);
 		if (open && w->hist_u.counts)
 			rl_hist_merge(&res->hist_u, &w->hist_u);
+		if (w->hist_connect.counts)
+			rl_hist_merge(&res->hist_connect, &w->hist_connect);
+		if (w->hist_ttfb.counts)
+			rl_hist_merge(&res->hist_ttfb, &w->hist_ttfb);
 		lg_errors_add(&res->err, &w->err);
+		res->chat_lines += w->chat_lines;
+		res->dg.sent += w->dg.sent;
+		res->dg.answered += w->dg.answered;
+		res->dg.lost += w->dg.lost;
+		res->dg.reordered += w->dg.reordered;
+		res->dg.duplicates += w->dg.duplicates;
+		res->dg.late += w->dg.late;
 		if (!w->window_seen)
 			continue;
 		user = tv_s(&w->ru_end.ru_utime) - tv_s(&w->ru_start.ru_utime);
@@ -193,30 +207,69 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 {
 	const struct lg_config *cfg = res->cfg;
 	double el = (double)res->elapsed_ns / 1e9, cpu = res->cpu_user_s + res->cpu_sys_s;
-	bool open = cfg->rate > 0;
+	bool open = cfg->rate > 0, cycle = cfg->proto->conn_per_request;
 
 	if (!cfg->quiet) {
 		fprintf(f, "ringlab-load %s -> %s: %s loop", cfg->proto->name, cfg->target_str,
 			open ? "open" : "closed");
 		if (open)
-			fprintf(f, " at %.0f req/s", cfg->rate);
-		fprintf(f, ", pipeline %u, %llu B requests\n", cfg->pipeline,
-			(unsigned long long)cfg->params.size);
+			fprintf(f, " at %.0f %s/s", cfg->rate, cycle ? "connections" : "req");
+		if (cycle)
+			fprintf(f, ", one request per connection\n");
+		else
+			fprintf(f, ", pipeline %u, %llu B requests\n", cfg->pipeline,
+				(unsigned long long)cfg->params.size);
 	}
 	fprintf(f, "  connections   %u/%u reached, %u open at the end, %u thread%s\n",
 		res->established, cfg->connections, res->open_at_end, cfg->threads,
 		cfg->threads == 1 ? "" : "s");
 	fprintf(f, "  duration      %.3f s measured (--duration %.3f s, warm-up %.3f s)\n", el,
 		(double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9);
-	fprintf(f, "  requests      %llu, %.1f req/s\n", (unsigned long long)res->requests,
-		lg_result_rps(res));
+	if (cycle)
+		fprintf(f, "  requests      %llu complete connections, %.1f connections/s\n",
+			(unsigned long long)res->requests, lg_result_rps(res));
+	else
+		fprintf(f, "  requests      %llu, %.1f req/s\n", (unsigned long long)res->requests,
+			lg_result_rps(res));
 	if (!cfg->quiet)
 		fprintf(f, "  transfer      %.2f MB/s sent, %.2f MB/s received (MB = 10^6 B)\n",
 			el > 0 ? (double)res->bytes_out / el / 1e6 : 0.0,
 			el > 0 ? (double)res->bytes_in / el / 1e6 : 0.0);
+	if (cfg->proto == &lg_proto_file)
+		fprintf(f,
+			"  files         %llu transfers of %llu B, %.1f files/s, %.2f MB/s of file "
+			"data\n",
+			(unsigned long long)res->requests, (unsigned long long)cfg->params.size,
+			lg_result_rps(res), lg_result_rps(res) * (double)cfg->params.size / 1e6);
+	if (cfg->proto->broadcast)
+		fprintf(f,
+			"  chat          %llu lines sent and delivered to all (%.1f lines/s), "
+			"%llu deliveries (%.1f/s)\n",
+			(unsigned long long)res->chat_lines,
+			el > 0 ? (double)res->chat_lines / el : 0.0,
+			(unsigned long long)res->requests, lg_result_rps(res));
+	if (cfg->proto->datagram) {
+		const struct lg_dgram_stats *d = &res->dg;
+		uint64_t resolved = d->answered + d->lost;
+
+		fprintf(f,
+			"  datagrams     %llu sent, %llu answered, %llu lost (%.3f%%), %llu "
+			"reordered, %llu duplicates, %llu late\n",
+			(unsigned long long)d->sent, (unsigned long long)d->answered,
+			(unsigned long long)d->lost,
+			resolved ? 100.0 * (double)d->lost / (double)resolved : 0.0,
+			(unsigned long long)d->reordered, (unsigned long long)d->duplicates,
+			(unsigned long long)d->late);
+	}
 	fprintf(f, "  latency       %9s %9s %9s %9s %9s %9s\n", "p50", "p90", "p99", "p99.9",
 		"p99.99", "max");
-	if (open) {
+	if (cycle) {
+		print_latency_row(f, "  connect", &res->hist_connect);
+		print_latency_row(f, "  first byte", &res->hist_ttfb);
+		print_latency_row(f, "  total", &res->hist_c);
+		if (open)
+			print_latency_row(f, "  uncorrected", &res->hist_u);
+	} else if (open) {
 		print_latency_row(f, "  corrected", &res->hist_c);
 		print_latency_row(f, "  uncorrected", &res->hist_u);
 	} else {

@@ -40,9 +40,13 @@ struct lg_result {
 	unsigned open_at_end;
 	uint64_t requests;
 	uint64_t bytes_in, bytes_out;
-	struct rl_hist hist_c; /* corrected (closed loop: the only one) */
-	struct rl_hist hist_u; /* uncorrected; open loop only */
+	struct rl_hist hist_c;	     /* corrected (closed loop: the only one) */
+	struct rl_hist hist_u;	     /* uncorrected; open loop only */
+	struct rl_hist hist_connect; /* conn_per_request: connect latency (corrected) */
+	struct rl_hist hist_ttfb;    /* conn_per_request: time to first byte (corrected) */
 	struct lg_errors err;
+	struct lg_dgram_stats dg;     /* datagram protocols */
+	uint64_t chat_lines;	      /* broadcast: lines delivered to every other member */
 	double cpu_user_s, cpu_sys_s; /* worker threads, over the window */
 	unsigned nthreads;
 	double thread_cpu_pct[LG_MAX_THREADS];

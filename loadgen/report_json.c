@@ -136,6 +136,8 @@ static void write_totals(struct lg_json *j, const struct lg_result *res)
 	}
 	lg_json_uint(j, "requests", res->requests);
 	lg_json_double(j, "requests_per_s", lg_result_rps(res));
+	if (res->cfg->proto->conn_per_request)
+		lg_json_double(j, "connections_per_s", lg_result_rps(res));
 	lg_json_uint(j, "bytes_sent", res->bytes_out);
 	lg_json_uint(j, "bytes_received", res->bytes_in);
 	lg_json_double(j, "mb_per_s_sent", el > 0 ? (double)res->bytes_out / el / 1e6 : 0.0);
@@ -248,7 +250,47 @@ int lg_report_json(const struct lg_result *res, const struct lg_sysinfo *si, int
 	lg_json_object(&j, "latency_us");
 	write_hist(&j, "corrected", &res->hist_c);
 	write_hist(&j, "uncorrected", res->cfg->rate > 0 ? &res->hist_u : &res->hist_c);
+	if (res->cfg->proto->conn_per_request) {
+		write_hist(&j, "connect", &res->hist_connect);
+		write_hist(&j, "first_byte", &res->hist_ttfb);
+		write_hist(&j, "total", &res->hist_c);
+	}
 	lg_json_end_object(&j);
+	if (res->cfg->proto == &lg_proto_file) {
+		static const char *const modes[] = {"put", "get", "mixed"};
+
+		lg_json_object(&j, "file");
+		lg_json_str(&j, "mode", modes[res->cfg->params.file_mode % 3]);
+		lg_json_uint(&j, "transfers", res->requests);
+		lg_json_double(&j, "files_per_s", lg_result_rps(res));
+		lg_json_double(&j, "mb_per_s",
+			       lg_result_rps(res) * (double)res->cfg->params.size / 1e6);
+		lg_json_end_object(&j);
+	}
+	if (res->cfg->proto->broadcast) {
+		double el = (double)res->elapsed_ns / 1e9;
+
+		lg_json_object(&j, "chat");
+		lg_json_uint(&j, "lines", res->chat_lines);
+		lg_json_double(&j, "lines_per_s", el > 0 ? (double)res->chat_lines / el : 0.0);
+		lg_json_uint(&j, "deliveries", res->requests);
+		lg_json_double(&j, "deliveries_per_s", lg_result_rps(res));
+		lg_json_end_object(&j);
+	}
+	if (res->cfg->proto->datagram) {
+		uint64_t resolved = res->dg.answered + res->dg.lost;
+
+		lg_json_object(&j, "datagrams");
+		lg_json_uint(&j, "sent", res->dg.sent);
+		lg_json_uint(&j, "answered", res->dg.answered);
+		lg_json_uint(&j, "lost", res->dg.lost);
+		lg_json_double(&j, "loss_percent",
+			       resolved ? 100.0 * (double)res->dg.lost / (double)resolved : 0.0);
+		lg_json_uint(&j, "reordered", res->dg.reordered);
+		lg_json_uint(&j, "duplicates", res->dg.duplicates);
+		lg_json_uint(&j, "late", res->dg.late);
+		lg_json_end_object(&j);
+	}
 	write_series(&j, res);
 	write_errors(&j, &res->err);
 	write_cpu(&j, res);

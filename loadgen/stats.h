@@ -41,6 +41,16 @@ struct lg_errors {
 	uint64_t io_errno[LG_ERRNO_SLOTS];
 };
 
+/* Datagram counts (udp), inside the measurement window. */
+struct lg_dgram_stats {
+	uint64_t sent;	     /* datagrams sent */
+	uint64_t answered;   /* first replies received */
+	uint64_t lost;	     /* no reply within --timeout */
+	uint64_t reordered;  /* a reply arrived after a reply to a later datagram */
+	uint64_t duplicates; /* a second reply to the same datagram */
+	uint64_t late;	     /* a reply after the datagram was counted lost */
+};
+
 /* One second (or less, for the last) of one worker: all samples, corrected latency. */
 struct lg_interval {
 	int64_t idx; /* interval index, -1: slot empty */

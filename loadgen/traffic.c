@@ -46,7 +46,7 @@ static bool is_sent(const struct lg_conn *c, uint64_t r)
 	return r < c->produced || (r == c->produced && c->prod_off > 0);
 }
 
-static void mark_dirty(struct lg_worker *w, struct lg_conn *c)
+void lg_traffic_mark_dirty(struct lg_worker *w, struct lg_conn *c)
 {
 	if (c->flags & LCF_DIRTY)
 		return;
@@ -55,7 +55,7 @@ static void mark_dirty(struct lg_worker *w, struct lg_conn *c)
 	w->dirty = c;
 }
 
-static void arm_recv(struct lg_worker *w, struct lg_conn *c)
+void lg_traffic_arm_recv(struct lg_worker *w, struct lg_conn *c)
 {
 	struct io_uring_sqe *sqe;
 
@@ -75,7 +75,7 @@ static void arm_recv(struct lg_worker *w, struct lg_conn *c)
 
 void lg_traffic_start(struct lg_worker *w, struct lg_conn *c)
 {
-	arm_recv(w, c);
+	lg_traffic_arm_recv(w, c);
 	if (open_loop(w)) {
 		/* A random phase per connection spreads the connections' schedules. */
 		w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -88,8 +88,12 @@ void lg_traffic_issue(struct lg_worker *w, struct lg_conn *c)
 {
 	uint64_t before = c->issued, k = w->cfg->pipeline, t = 0;
 
-	if (c->state != LC_OPEN)
+	if (c->state != LC_OPEN || w->cfg->proto->conn_per_request)
 		return;
+	if (w->cfg->proto->datagram) {
+		lg_dgram_issue(w, c);
+		return;
+	}
 	if (!open_loop(w)) {
 		c->issued = c->replied + k;
 	} else {
@@ -111,7 +115,7 @@ void lg_traffic_issue(struct lg_worker *w, struct lg_conn *c)
 		}
 	}
 	if (c->issued != before)
-		mark_dirty(w, c);
+		lg_traffic_mark_dirty(w, c);
 }
 
 /* Copies issued requests into the empty send buffer, stamping their send times. */
@@ -120,6 +124,10 @@ static void fill(struct lg_worker *w, struct lg_conn *c)
 	const struct lg_proto *p = w->cfg->proto;
 	bool closed = !open_loop(w);
 
+	if (p->broadcast) {
+		lg_chat_fill(w, c);
+		return;
+	}
 	while (c->produced < c->issued && c->slen < w->sbuf_cap) {
 		uint64_t i = c->produced, len = p->request_len(c->pstate, i);
 		uint64_t left = len - c->prod_off, room = w->sbuf_cap - c->slen;
@@ -196,7 +204,7 @@ void lg_traffic_on_send(struct lg_worker *w, struct lg_conn *c, const struct rl_
 	if (w->in_window)
 		w->bytes_out += (uint64_t)cqe->res;
 	if (c->soff < c->slen || c->produced < c->issued)
-		mark_dirty(w, c); /* the rest, and whatever was issued meanwhile */
+		lg_traffic_mark_dirty(w, c); /* the rest, and whatever was issued meanwhile */
 }
 
 static void record(struct lg_worker *w, struct lg_conn *c, uint64_t r)
@@ -214,11 +222,16 @@ static void record(struct lg_worker *w, struct lg_conn *c, uint64_t r)
 		rl_hist_record(&w->hist_u, (int64_t)(w->now - s->sent));
 }
 
-static void report_mismatch(struct lg_worker *w, const struct lg_conn *c,
-			    const struct lg_mismatch *mm)
+void lg_traffic_report_mismatch(struct lg_worker *w, const struct lg_conn *c,
+				const struct lg_mismatch *mm)
 {
 	if (atomic_fetch_add(&w->run->mismatch_logged, 1) >= MISMATCH_LOG_MAX)
 		return;
+	if (mm->got < 0) {
+		rl_warn("reply cut short on connection %u, request %llu: EOF after %llu bytes",
+			c->id, (unsigned long long)c->replied, (unsigned long long)mm->offset);
+		return;
+	}
 	rl_warn("reply mismatch on connection %u, request %llu, reply byte %llu: got 0x%02x, "
 		"expected 0x%02x",
 		c->id, (unsigned long long)c->replied, (unsigned long long)mm->offset,
@@ -241,7 +254,7 @@ static void consume(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, si
 		done = false;
 		k = proto->reply_verify(c->pstate, c->replied, c->reply_off, p, n, &done, &mm);
 		if (k < 0) {
-			report_mismatch(w, c, &mm);
+			lg_traffic_report_mismatch(w, c, &mm);
 			lg_conn_fail(w, c, LG_ERR_MISMATCH, -EBADMSG);
 			return;
 		}
@@ -252,7 +265,10 @@ static void consume(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, si
 		p += k;
 		n -= (size_t)k;
 		c->reply_off += (uint64_t)k;
-		if (done) {
+		if (done && proto->conn_per_request) {
+			c->replied++; /* complete; the EOF that follows finishes it (cycle.c) */
+			c->reply_off = 0;
+		} else if (done) {
 			record(w, c, c->replied);
 			if (proto->reply_done)
 				proto->reply_done(c->pstate, c->replied);
@@ -300,19 +316,36 @@ void lg_traffic_on_recv(struct lg_worker *w, struct lg_conn *c, const struct rl_
 			w->cur.bytes_in += (uint64_t)res;
 			if (w->in_window)
 				w->bytes_in += (uint64_t)res;
-			consume(w, c, p, (size_t)res);
+			if (w->cfg->proto->conn_per_request && !c->replied && !c->reply_off)
+				lg_cycle_first_byte(w, c);
+			if (w->cfg->proto->datagram)
+				lg_dgram_on_datagram(w, c, p, (size_t)res);
+			else if (w->cfg->proto->broadcast)
+				lg_chat_on_bytes(w, c, p, (size_t)res);
+			else
+				consume(w, c, p, (size_t)res);
 		}
 		rl_bufring_recycle(&w->br, bid);
+	} else if (res == 0 && w->cfg->proto->datagram) {
+		static const uint8_t nothing[1];
+
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			rl_bufring_recycle(&w->br, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (c->state == LC_OPEN)
+			lg_dgram_on_datagram(w, c, nothing, 0); /* an empty datagram */
 	} else if (res == 0) {
-		lg_conn_fail(w, c, LG_ERR_EOF, 0);
+		if (w->cfg->proto->conn_per_request && c->state == LC_OPEN)
+			lg_cycle_eof(w, c);
+		else
+			lg_conn_fail(w, c, LG_ERR_EOF, 0);
 	} else if (res == -ENOBUFS) {
 		if (!more && c->state == LC_OPEN && !(c->flags & LCF_STARVED))
 			starve(w, c);
 	} else if (res != -ECANCELED) {
 		lg_conn_fail(w, c, io_kind(res), res);
 	}
-	if (!more)
-		arm_recv(w, c); /* the multishot ended for a benign reason: keep reading */
+	if (!more) /* the multishot ended for a benign reason: keep reading */
+		lg_traffic_arm_recv(w, c);
 }
 
 void lg_traffic_rearm_starved(struct lg_worker *w)
@@ -326,7 +359,7 @@ void lg_traffic_rearm_starved(struct lg_worker *w)
 		if (!w->starved_head)
 			w->starved_tail = NULL;
 		c->flags &= ~LCF_STARVED;
-		arm_recv(w, c);
+		lg_traffic_arm_recv(w, c);
 	}
 }
 
@@ -334,9 +367,16 @@ void lg_traffic_timers(struct lg_worker *w)
 {
 	struct lg_sched_node *n;
 
-	while ((n = lg_sched_pop_due(&w->sched, w->now)))
-		lg_traffic_issue(w,
-				 (struct lg_conn *)((char *)n - offsetof(struct lg_conn, sched)));
+	bool cycle = w->cfg->proto->conn_per_request;
+	struct lg_conn *c;
+
+	while ((n = lg_sched_pop_due(&w->sched, w->now))) {
+		c = (struct lg_conn *)((char *)n - offsetof(struct lg_conn, sched));
+		if (cycle)
+			lg_cycle_timer(w, c);
+		else
+			lg_traffic_issue(w, c);
+	}
 }
 
 void lg_traffic_sweep(struct lg_worker *w)
@@ -350,10 +390,15 @@ void lg_traffic_sweep(struct lg_worker *w)
 
 		if (c->state == LC_CONNECTING && w->now - c->t_connect >= timeout) {
 			lg_conn_fail(w, c, LG_ERR_CONNECT_TIMEOUT, -ETIMEDOUT);
+		} else if (c->state == LC_OPEN && w->cfg->proto->datagram) {
+			lg_dgram_sweep(w, c);
 		} else if (c->state == LC_OPEN && c->replied < c->issued &&
 			   is_sent(c, c->replied) &&
 			   w->now - c->slots[c->replied & w->slot_mask].sent >= timeout) {
 			lg_conn_fail(w, c, LG_ERR_TIMEOUT, -ETIMEDOUT);
+		} else if (c->state == LC_OPEN && w->cfg->proto->conn_per_request &&
+			   w->now - c->slots[0].sent >= timeout) {
+			lg_conn_fail(w, c, LG_ERR_TIMEOUT, -ETIMEDOUT); /* no EOF after the reply */
 		}
 	}
 }

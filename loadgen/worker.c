@@ -116,6 +116,14 @@ static int setup_ring(struct lg_worker *w)
 	 * to have a recv completing in the same batch, within a budget. */
 	bsize = pow2_at_least(bytes < 2048 ? 2048 : bytes > 65536 ? 65536 : bytes);
 	bcount = pow2_at_least((uint64_t)w->nconns * 2);
+	if (cfg->proto->datagram) {
+		/* One datagram per buffer; one byte more than expected shows an oversized one. */
+		uint64_t dmax = cfg->params.size > cfg->params.expect_len ? cfg->params.size
+									  : cfg->params.expect_len;
+
+		bsize = pow2_at_least(dmax + 1 < 2048 ? 2048 : dmax + 1);
+		bcount = pow2_at_least((uint64_t)w->nconns * cfg->pipeline);
+	}
 	if (bcount < 256)
 		bcount = 256;
 	if (bcount > 32768)
@@ -148,8 +156,15 @@ static int setup_conns(struct lg_worker *w)
 	least = cap < 4096 ? cap : 4096; /* even past the budget: 4 KiB per send */
 	if (cap > per)
 		cap = per > least ? per : least;
-	w->sbuf_cap = (uint32_t)((cap + 15) & ~(uint64_t)15);
 	w->slot_mask = pow2_at_least(cfg->pipeline) - 1;
+	if (cfg->proto->datagram) {
+		/* A datagram per window slot, built in place (the budget is checked by cli.c). */
+		cap = cfg->params.size * (w->slot_mask + 1);
+		w->dg_bits = calloc((size_t)w->nconns * (LG_DG_HISTORY / 64), sizeof(uint64_t));
+		if (!w->dg_bits)
+			return -ENOMEM;
+	}
+	w->sbuf_cap = (uint32_t)((cap + 15) & ~(uint64_t)15);
 	w->conns = aligned_alloc(64, ((size_t)w->nconns * sizeof(*w->conns) + 63) & ~(size_t)63);
 	w->slots = calloc((size_t)w->nconns * (w->slot_mask + 1), sizeof(*w->slots));
 	w->sbufs = malloc((size_t)w->nconns * w->sbuf_cap);
@@ -170,6 +185,8 @@ static int setup_conns(struct lg_worker *w)
 		c->slots = w->slots + (size_t)i * (w->slot_mask + 1);
 		c->sbuf = w->sbufs + (size_t)i * w->sbuf_cap;
 		c->pstate = w->pstates + (size_t)i * pstate;
+		if (w->dg_bits)
+			c->dg_bits = w->dg_bits + (size_t)i * (LG_DG_HISTORY / 64);
 		lg_sched_node_init(&c->sched);
 		ret = cfg->proto->conn_init(c->pstate, &cfg->params, splitmix64(&seed));
 		if (ret)
@@ -193,6 +210,12 @@ static int setup(struct lg_worker *w)
 		ret = lg_hist_init(&w->hist_c);
 	if (!ret && cfg->rate > 0)
 		ret = lg_hist_init(&w->hist_u);
+	if (!ret && cfg->proto->broadcast)
+		ret = lg_chat_setup(w);
+	if (!ret && cfg->proto->conn_per_request)
+		ret = lg_hist_init(&w->hist_connect);
+	if (!ret && cfg->proto->conn_per_request)
+		ret = lg_hist_init(&w->hist_ttfb);
 	if (!ret)
 		ret = lg_interval_init(&w->cur);
 	if (!ret)
@@ -237,6 +260,9 @@ static void teardown(struct lg_worker *w)
 	free(w->slots);
 	free(w->sbufs);
 	free(w->pstates);
+	free(w->dg_bits);
+	w->dg_bits = NULL;
+	lg_chat_free(w);
 	w->conns = NULL;
 	w->slots = NULL;
 	w->sbufs = NULL;
@@ -247,6 +273,8 @@ void lg_worker_release(struct lg_worker *w)
 {
 	rl_hist_free(&w->hist_c);
 	rl_hist_free(&w->hist_u);
+	rl_hist_free(&w->hist_connect);
+	rl_hist_free(&w->hist_ttfb);
 	lg_interval_free(&w->cur);
 	lg_pub_free(&w->pub);
 }
@@ -263,7 +291,7 @@ static void prep_close(struct lg_worker *w, struct lg_conn *c, struct io_uring_s
 	c->flags |= LCF_CLOSE_SENT;
 }
 
-static void conn_close(struct lg_worker *w, struct lg_conn *c)
+void lg_conn_close(struct lg_worker *w, struct lg_conn *c)
 {
 	struct io_uring_sqe *sqe;
 
@@ -300,28 +328,54 @@ static void conn_settle(struct lg_worker *w, struct lg_conn *c)
 		c->inflight++;
 		return;
 	}
+	if (c->flags & LCF_RECYCLE) {
+		lg_cycle_recycle(w, c);
+		return;
+	}
 	c->state = LC_DEAD;
 	c->fd = -1;
 	if (c->flags & LCF_WAS_OPEN)
 		w->live--;
+	if (w->cfg->proto->conn_per_request)
+		w->cycling--;
+}
+
+/* Counts a failed connect; explains port exhaustion once per run. */
+static void count_connect_error(struct lg_worker *w, int err)
+{
+	lg_errors_count(&w->err, LG_ERR_CONNECT, err);
+	w->cur.errors++;
+	if (err == -EADDRNOTAVAIL && !atomic_exchange(&w->run->addrnotavail_logged, true))
+		rl_err("connect failed with EADDRNOTAVAIL: the local ephemeral ports towards %s "
+		       "are used up (ip_local_port_range, or sockets in TIME_WAIT).  Remedy: "
+		       "spread the connections over several source addresses with --source "
+		       "(e.g. 127.0.0.2-127.0.0.50), fewer --connections or a lower --rate, or "
+		       "wait for TIME_WAIT to expire (60 s) before the next run",
+		       w->cfg->target_str);
 }
 
 void lg_conn_fail(struct lg_worker *w, struct lg_conn *c, enum lg_err_kind kind, int err)
 {
 	if (c->state == LC_CLOSING || c->state == LC_DEAD)
 		return;
-	lg_errors_count(&w->err, kind, err);
-	w->cur.errors++;
+	c->flags &= (uint8_t)~LCF_RECYCLE;
+	if (kind == LG_ERR_CONNECT) {
+		count_connect_error(w, err);
+	} else {
+		lg_errors_count(&w->err, kind, err);
+		w->cur.errors++;
+	}
 	rl_debug("connection %u: %s error (%s)", c->id, lg_err_kind_name(kind),
 		 err ? strerror(err < 0 ? -err : err) : "-");
-	conn_close(w, c);
+	lg_conn_close(w, c);
 }
 
 /* A connect that fails before reaching the ring: counted, and the connection is dead. */
 static void connect_failed_early(struct lg_worker *w, struct lg_conn *c, int fd, int err)
 {
-	lg_errors_count(&w->err, LG_ERR_CONNECT, err);
-	w->cur.errors++;
+	count_connect_error(w, err);
+	if (w->cfg->proto->conn_per_request)
+		w->cycling--;
 	rl_debug("connection %u: connect failed: %s", c->id, strerror(-err));
 	if (fd >= 0)
 		close(fd);
@@ -334,12 +388,13 @@ static int make_socket(struct lg_worker *w, struct lg_conn *c)
 {
 	const struct lg_config *cfg = w->cfg;
 	int family = rl_addr_family(&cfg->target), one = 1, fd, err;
+	int type = cfg->proto->datagram ? SOCK_DGRAM : SOCK_STREAM;
 	struct rl_addr src;
 
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (family != AF_UNIX)
+	if (family != AF_UNIX && type == SOCK_STREAM)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (cfg->have_source) {
 		/* Pick the port at connect time, per 4-tuple: each source address then has the
@@ -348,6 +403,13 @@ static int make_socket(struct lg_worker *w, struct lg_conn *c)
 		rl_addr_range_get(&cfg->source, c->id, &src);
 		if (bind(fd, (struct sockaddr *)&src.ss, src.len) < 0) {
 			err = -errno;
+			if (err == -EADDRNOTAVAIL &&
+			    !atomic_exchange(&w->run->addrnotavail_logged, true))
+				rl_err("cannot bind to --source address %s: EADDRNOTAVAIL (the "
+				       "address "
+				       "is not configured on this host; add it to an interface, or "
+				       "use 127.x.y.z addresses for a loopback target)",
+				       cfg->source_str);
 			close(fd);
 			return err;
 		}
@@ -355,7 +417,7 @@ static int make_socket(struct lg_worker *w, struct lg_conn *c)
 	return fd;
 }
 
-static void start_connect(struct lg_worker *w, struct lg_conn *c)
+void lg_conn_connect(struct lg_worker *w, struct lg_conn *c)
 {
 	const struct lg_config *cfg = w->cfg;
 	struct io_uring_sqe *sqe;
@@ -402,22 +464,38 @@ static void on_connect(struct lg_worker *w, struct lg_conn *c, int res)
 		return;
 	}
 	c->state = LC_OPEN;
-	c->flags |= LCF_WAS_OPEN;
-	w->established++;
-	w->live++;
-	lg_traffic_start(w, c);
+	if (!(c->flags & LCF_WAS_OPEN)) {
+		c->flags |= LCF_WAS_OPEN;
+		w->established++;
+		w->live++;
+	}
+	if (w->cfg->proto->conn_per_request)
+		lg_cycle_connected(w, c);
+	else if (w->cfg->proto->datagram)
+		lg_dgram_start(w, c);
+	else if (w->cfg->proto->broadcast)
+		lg_traffic_arm_recv(w, c); /* lines flow once the room is full (chatpath.c) */
+	else
+		lg_traffic_start(w, c);
 }
 
 /* Starts the connects that are due; notes when the ramp-up is over. */
 static void ramp(struct lg_worker *w)
 {
+	bool cycle = w->cfg->proto->conn_per_request;
+
 	while (w->next_connect < w->nconns && w->connecting < w->cfg->max_connecting && !w->fatal) {
 		if (w->connect_period_ns > 0 &&
 		    w->ramp_t0 + (uint64_t)(w->next_connect * w->connect_period_ns) > w->now)
 			break;
-		start_connect(w, &w->conns[w->next_connect++]);
+		if (cycle)
+			lg_cycle_begin(w, &w->conns[w->next_connect++]);
+		else
+			lg_conn_connect(w, &w->conns[w->next_connect++]);
 	}
-	if (!w->ramp_done && w->next_connect == w->nconns && !w->connecting) {
+	/* Slots that reconnect all the time never all settle: their ramp-up ends once every
+	 * slot has started. */
+	if (!w->ramp_done && w->next_connect == w->nconns && (cycle || !w->connecting)) {
 		w->ramp_done = true;
 		atomic_store(&w->ramp_done_pub, true);
 		rl_debug("thread %u: ramp-up done, %u of %u connections established", w->index,
@@ -440,7 +518,10 @@ static void handle(struct lg_worker *w, const struct rl_cqe *cqe)
 		lg_traffic_on_recv(w, c, cqe);
 		break;
 	case RL_OP_SEND:
-		lg_traffic_on_send(w, c, cqe);
+		if (w->cfg->proto->datagram)
+			lg_dgram_on_send(w, c, cqe);
+		else
+			lg_traffic_on_send(w, c, cqe);
 		break;
 	case RL_OP_CANCEL:
 	case RL_OP_CLOSE:
@@ -538,7 +619,7 @@ static void run_loop(struct lg_worker *w)
 		lg_traffic_flush(w);
 		rl_bufring_commit(&w->br);
 		lg_traffic_rearm_starved(w);
-		if (w->fatal || (w->ramp_done && !w->live))
+		if (w->fatal || (w->ramp_done && !w->live && !w->cycling))
 			break;
 		arm_tick(w);
 		dl = next_deadline(w);
@@ -559,6 +640,8 @@ static void run_loop(struct lg_worker *w)
 		while (rl_ring_next(&w->r, &cqe))
 			handle(w, &cqe);
 		lg_traffic_timers(w);
+		if (w->cfg->proto->broadcast)
+			lg_chat_tick(w);
 		if (w->now >= w->next_sweep)
 			lg_traffic_sweep(w);
 	}
