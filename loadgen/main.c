@@ -155,8 +155,10 @@ int main(int argc, char **argv)
 
 	rl_log_init(argv[0], RL_LOG_WARN);
 	ret = lg_cli_parse(argc, argv, &cfg);
-	if (ret)
+	if (ret) {
+		free((void *)cfg.params.expect); /* --expect / --expect-file copies */
 		return ret == 1 ? 0 : 2;
+	}
 	rl_log_init(argv[0], cfg.verbose ? RL_LOG_DEBUG : cfg.quiet ? RL_LOG_WARN : RL_LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
 	/* SIGINT/SIGTERM are taken synchronously by the monitor; every thread inherits the
@@ -167,10 +169,13 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	raise_nofile();
 	lg_sysinfo_get(&si);
-	if (open_log(&cfg, &logf))
+	if (open_log(&cfg, &logf)) {
+		free((void *)cfg.params.expect);
 		return 1;
+	}
 	if (lg_result_init(&res, &cfg)) {
 		rl_err("out of memory");
+		free((void *)cfg.params.expect);
 		return 1;
 	}
 	ret = run(&cfg, &res, logf);
@@ -180,6 +185,7 @@ int main(int argc, char **argv)
 	}
 	if (ret) {
 		lg_result_free(&res);
+		free((void *)cfg.params.expect);
 		return 1;
 	}
 	status = lg_result_status(&res);
@@ -189,5 +195,6 @@ int main(int argc, char **argv)
 	if (cfg.json_path && lg_report_json(&res, &si, status))
 		status = 1;
 	lg_result_free(&res);
+	free((void *)cfg.params.expect);
 	return status;
 }
