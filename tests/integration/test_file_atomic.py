@@ -181,7 +181,7 @@ def reader_during_uploads(tap, srv, root):
         stop.set()
         t.join(20)
     tap.diag("reader: %d GETs during %d uploads" % (seen["gets"], puts_ok))
-    tap.ok(puts_ok >= 10 and seen["gets"] >= 10, "reader/writer: both made progress",
+    tap.ok(puts_ok >= 3 and seen["gets"] >= 3, "reader/writer: both made progress",
            "%d uploads, %d GETs" % (puts_ok, seen["gets"]))
     tap.ok(seen["kinds"] == {len(old), len(new)}, "reader/writer: the reader saw both versions",
            seen["kinds"])
