@@ -54,10 +54,13 @@ def _gnuplot(script_body, base, outdir, notes):
     for term, ext in (("pngcairo size %d,%d enhanced font '%s'" % (SIZE + (FONT,)), "png"),
                       ("svg size %d,%d dynamic enhanced font '%s'" % (SIZE + (FONT,)), "svg")):
         target = outdir / ("%s.%s" % (base, ext))
-        script = "set terminal %s\nset output '%s'\n%s\n" % (term, target, script_body)
+        script = "set terminal %s\nset output '%s'\n%s\n" % (term, target.name, script_body)
+        # Paths relative to plots/ (gnuplot runs there): the scripts stay valid in a clone.
+        script = script.replace(str(outdir) + "/", "")
         spath = outdir / "data" / ("%s.%s.gp" % (base, ext))
         spath.write_text(script)
-        r = subprocess.run(["gnuplot", str(spath)], capture_output=True, text=True)
+        r = subprocess.run(["gnuplot", str(spath.relative_to(outdir))], cwd=outdir,
+                           capture_output=True, text=True)
         if r.returncode != 0 or not target.exists():
             notes.append("gnuplot failed for %s.%s: %s" % (base, ext, r.stderr.strip()[:300]))
             ok = False
