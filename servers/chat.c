@@ -92,7 +92,8 @@ static int broadcast(struct rl_conn *from, const uint8_t *text, size_t len)
 {
 	const struct rl_server_config *cfg = rl_conn_config(from);
 	struct rl_chunk *line = rl_chunk_new(len + 24);
-	struct member *m, *next, *slow = NULL;
+	struct member *m, *next;
+	char why[96];
 	int n;
 
 	if (!line)
@@ -101,30 +102,26 @@ static int broadcast(struct rl_conn *from, const uint8_t *text, size_t len)
 	memcpy(line->data + n, text, len);
 	line->data[(size_t)n + len] = '\n';
 	line->len = (uint32_t)((size_t)n + len + 1);
+	snprintf(why, sizeof(why), "ERR too slow: more than %zu bytes waiting to be read\n",
+		 cfg->sendq_high);
 
+	/* A member is only safe to touch while it is in the room and the lock is held: on
+	 * the blocking engine its own thread frees it right after leaving.  So a member
+	 * that is too slow is told why and closed here, under the lock (rl_conn_send and
+	 * rl_conn_close only queue and flag; neither re-enters the room). */
 	pthread_mutex_lock(&room.lock);
 	for (m = room.head; m; m = next) {
 		next = m->next;
 		if (m->conn == from && !cfg->echo_self)
 			continue;
 		if (rl_conn_send_chunk(m->conn, line, 0, line->len, cfg->sendq_high) == -ENOBUFS) {
-			/* Too slow: out of the room now, told why after the lock is dropped. */
 			room_leave_locked(m);
-			m->prev = slow;
-			slow = m;
+			rl_conn_send(m->conn, why, strlen(why));
+			rl_conn_close(m->conn);
 		}
 	}
 	pthread_mutex_unlock(&room.lock);
 	rl_chunk_unref(line);
-	for (m = slow; m; m = next) {
-		char why[96];
-
-		next = m->prev;
-		snprintf(why, sizeof(why), "ERR too slow: more than %zu bytes waiting to be read\n",
-			 cfg->sendq_high);
-		rl_conn_send(m->conn, why, strlen(why));
-		rl_conn_close(m->conn);
-	}
 	rl_conn_count_request(from);
 	return 0;
 }

@@ -43,6 +43,23 @@ class Tap:
         return 1 if self.failed else 0
 
 
+def skip_all(reason):
+    """TAP plan for a script that cannot run here: meson counts it as skipped."""
+    print("1..0 # SKIP %s" % reason, flush=True)
+    return 0
+
+
+def sanitizer(binary=None):
+    """The sanitizer runtime linked into `binary` (default: the server) -- "address",
+    "thread" -- or None.  Found by the runtime's init symbol in the file."""
+    with open(binary or SERVER, "rb") as f:
+        data = f.read()
+    for name in ("thread", "address", "memory"):
+        if b"__%ssan_init" % name[0].encode() in data:
+            return name
+    return None
+
+
 def parse_args(extra=None):
     p = argparse.ArgumentParser()
     p.add_argument("--engine", default="uring")

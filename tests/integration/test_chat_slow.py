@@ -225,7 +225,7 @@ def slow_consumer(tap, engine):
                "got %d of %d" % (n, sent))
         for p in peers:
             p.close()
-        rc, err = srv.stop()
+        rc, err = srv.stop(timeout=8)
         tap.ok(rc == 0, "SIGTERM -> exit status 0", "rc %r, stderr:\n%s" % (rc, err))
 
 
