@@ -4,9 +4,8 @@
  * A datagram of --size bytes (at least 16) carries
  *     bytes 0..7    its sequence number on the socket (little endian),
  *     bytes 8..15   the client's send time (CLOCK_MONOTONIC ns, little endian),
- *     bytes 16..    filler: byte b is byte b % 8 of the little-endian word
- *                   mix(mix(key + (i + 1) * G1) + (b / 8 + 1) * G2), the key drawn per
- *                   socket from its seed (mix: the SplitMix64 finaliser),
+ *     bytes 16..    filler: bytes 16.. of request i in payload.h's pseudo-random
+ *                   stream, keyed per socket,
  * so every datagram of every socket differs.  The engine (dgram.c) writes the header and
  * matches replies to requests by sequence number; this file makes and checks the filler.
  * With --reply-any / --expect TEXT the server answers with fixed text instead, and dgram.c
@@ -17,29 +16,15 @@
 #include <string.h>
 
 #include "lg_proto.h"
+#include "payload.h"
 
 #define UDP_HEADER   16u
 #define UDP_SIZE_MAX 65507u
-#define G1	     0x9e3779b97f4a7c15ull
-#define G2	     0xd1b54a32d192ed03ull
 
 struct udp_state {
 	uint64_t key;
 	uint64_t size;
 };
-
-static inline uint64_t mix(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-/* Filler word j of datagram i (bytes 8j .. 8j+7 of the datagram, header included). */
-static uint64_t filler_word(const struct udp_state *u, uint64_t i, uint64_t j)
-{
-	return mix(mix(u->key + (i + 1) * G1) + (j + 1) * G2);
-}
 
 static int udp_check(const struct lg_proto_params *p, char *why, size_t len)
 {
@@ -58,7 +43,7 @@ static int udp_conn_init(void *st, const struct lg_proto_params *p, uint64_t see
 {
 	struct udp_state *u = st;
 
-	u->key = mix(seed + G1);
+	u->key = lg_payload_key(seed);
 	u->size = p->size;
 	return 0;
 }
@@ -81,41 +66,18 @@ static uint64_t udp_request_len(const void *st, uint64_t i)
 static size_t udp_request_produce(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
 				  size_t len)
 {
-	uint64_t j = UINT64_MAX, w = 0;
-	size_t k;
+	const struct udp_state *u = st;
 
-	for (k = 0; k < len; k++) {
-		if ((off + k) / 8 != j) {
-			j = (off + k) / 8;
-			w = filler_word(st, i, j);
-		}
-		buf[k] = (uint8_t)(w >> (8 * ((off + k) % 8)));
-	}
-	return len;
+	return lg_payload_fill(u->key, i, off, buf, len);
 }
 
 static long udp_reply_verify(void *st, uint64_t i, uint64_t off, const uint8_t *p, size_t n,
 			     bool *done, struct lg_mismatch *mm)
 {
 	const struct udp_state *u = st;
-	uint64_t j = UINT64_MAX, w = 0;
-	size_t k;
 
-	for (k = 0; k < n; k++) {
-		uint8_t want;
-
-		if ((off + k) / 8 != j) {
-			j = (off + k) / 8;
-			w = filler_word(u, i, j);
-		}
-		want = (uint8_t)(w >> (8 * ((off + k) % 8)));
-		if (p[k] != want) {
-			mm->offset = off + k;
-			mm->expected = want;
-			mm->got = p[k];
-			return -EBADMSG;
-		}
-	}
+	if (lg_payload_check(u->key, i, off, p, n, mm))
+		return -EBADMSG;
 	*done = off + n == u->size;
 	return (long)n;
 }
