@@ -5,11 +5,13 @@ Every test script takes `--engine ENGINE` and the build directory via the enviro
 (RINGLAB_BUILD, set by meson), prints TAP, and exits non-zero on any failure.
 """
 import argparse
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 BUILD = os.environ.get("RINGLAB_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -336,3 +338,26 @@ def file_get(sock, name):
 def tmp_files(root):
     """Names of the server's temporary files (.ringlab-tmp-*) in `root`."""
     return sorted(n for n in os.listdir(root) if n.startswith(".ringlab-tmp-"))
+
+
+def run_load(args, timeout=60):
+    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
+    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
+    os.close(fd)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run([LOAD] + list(args) + ["--json", path], capture_output=True,
+                           text=True, timeout=timeout)
+        try:
+            with open(path) as f:
+                doc = json.load(f)
+        except (OSError, ValueError):
+            doc = None
+        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
+    finally:
+        os.unlink(path)
+
+
+def load_diag(rc, out, err, secs):
+    """Diagnostics for a failed check on a run_load() result."""
+    return "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])

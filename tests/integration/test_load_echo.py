@@ -4,35 +4,15 @@ with zero errors, pipelining, large requests (short sends and split replies), se
 threads, and a unix socket target.  Every run must exit 0 with every reply verified."""
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
-
-
 def clean_run(tap, name, args, conns):
-    rc, out, err, doc, secs = run_load(args)
+    rc, out, err, doc, secs = harness.run_load(args)
     diag = "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])
     tap.ok(rc == 0, "%s: exit status 0" % name, diag)
     if not tap.ok(doc is not None, "%s: --json written" % name, diag):

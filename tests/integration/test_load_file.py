@@ -4,43 +4,18 @@ engine: --mode put, get and mixed with every checksum and byte verified, multi-M
 transfers, files/s and MB/s in the outputs, the uploads under the expected names and
 contents; and a server that refuses the uploads (--max-size below --size) makes the run
 fail with a mismatch (exit 1)."""
-import hashlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
-
-
-def diag_of(rc, out, err, secs):
-    return "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])
-
-
 def clean_run(tap, name, args, conns):
-    rc, out, err, doc, secs = run_load(args)
-    diag = diag_of(rc, out, err, secs)
+    rc, out, err, doc, secs = harness.run_load(args)
+    diag = harness.load_diag(rc, out, err, secs)
     tap.ok(rc == 0, "%s: exit status 0" % name, diag)
     if not tap.ok(doc is not None and "file" in doc, "%s: --json has file" % name, diag):
         return None
@@ -80,11 +55,11 @@ def main():
     with tempfile.TemporaryDirectory() as root:
         with harness.Server("file", engine=args.engine,
                             args=["--root", root, "--max-size", "1000"]) as srv:
-            rc, out, err, doc, secs = run_load(["file", "--target", srv.spec, "-q", "-c", "2",
+            rc, out, err, doc, secs = harness.run_load(["file", "--target", srv.spec, "-q", "-c", "2",
                                                 "-s", "4096", "-d", "1", "--warmup", "0"])
             tap.ok(rc == 1 and doc is not None and doc["errors"]["mismatch"] == 2 and
                    "reply byte 0" in err, "refused uploads (ERR 413): mismatch, exit 1",
-                   diag_of(rc, out, err, secs))
+                   harness.load_diag(rc, out, err, secs))
     return tap.done()
 
 

@@ -19,31 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
-
-
-def diag_of(rc, out, err, secs):
-    return "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])
-
-
 def clean_run(tap, name, args, conns):
-    rc, out, err, doc, secs = run_load(args)
-    diag = diag_of(rc, out, err, secs)
+    rc, out, err, doc, secs = harness.run_load(args)
+    diag = harness.load_diag(rc, out, err, secs)
     tap.ok(rc == 0, "%s: exit status 0" % name, diag)
     if not tap.ok(doc is not None, "%s: --json written" % name, diag):
         return None
@@ -112,7 +90,7 @@ def port_exhaustion(tap):
     if p.returncode == 77 or "unshare" in p.stderr and "Operation not permitted" in p.stderr:
         tap.ok(True, "# SKIP port exhaustion: no private network namespace here")
         return
-    diag = diag_of(p.returncode, p.stdout, p.stderr, secs)
+    diag = harness.load_diag(p.returncode, p.stdout, p.stderr, secs)
     tap.ok(p.returncode == 1, "port exhaustion: exit status 1", diag)
     tap.ok("EADDRNOTAVAIL" in p.stderr and "--source" in p.stderr and "TIME_WAIT" in p.stderr,
            "port exhaustion: the error names the cause and the remedy", diag)
@@ -133,22 +111,22 @@ def main():
             cps = doc["totals"]["connections_per_s"]
             tap.ok(abs(cps - 1000) / 1000 < 0.05, "--rate 1000 gives %.1f connections/s" % cps)
             tap.ok("uncorrected" in doc["latency_us"], "open loop: uncorrected total kept")
-        rc, out, err, doc, secs = run_load(base + ["-c", "4", "-d", "1", "--expect",
+        rc, out, err, doc, secs = harness.run_load(base + ["-c", "4", "-d", "1", "--expect",
                                                    "Hello from ringlaX\\n"])
-        diag = diag_of(rc, out, err, secs)
+        diag = harness.load_diag(rc, out, err, secs)
         tap.ok(rc == 1, "wrong --expect: exit status 1", diag)
         tap.ok(doc is not None and doc["errors"]["mismatch"] > 0, "wrong --expect: mismatch "
                "counted", diag)
         tap.ok("reply byte 17" in err, "wrong --expect: first differing byte reported", diag)
-        rc, out, err, doc, secs = run_load(base + ["-c", "4", "-d", "1", "--expect",
+        rc, out, err, doc, secs = harness.run_load(base + ["-c", "4", "-d", "1", "--expect",
                                                    "Hello from ringlab\\n!"])
         tap.ok(rc == 1 and "cut short" in err, "--expect longer than the greeting: exit 1, "
-               "cut short reported", diag_of(rc, out, err, secs))
-        rc, out, err, doc, secs = run_load(base + ["-c", "4", "-d", "1", "--expect",
+               "cut short reported", harness.load_diag(rc, out, err, secs))
+        rc, out, err, doc, secs = harness.run_load(base + ["-c", "4", "-d", "1", "--expect",
                                                    "Hello from ringlab"])
         tap.ok(rc == 1 and doc is not None and doc["errors"]["unexpected_data"] > 0,
                "--expect shorter than the greeting: exit 1, unexpected data",
-               diag_of(rc, out, err, secs))
+               harness.load_diag(rc, out, err, secs))
     with tempfile.TemporaryDirectory() as d:
         msg = bytes(range(256)) * 9 + b"end\r\n"
         path = os.path.join(d, "greeting.bin")
@@ -162,14 +140,14 @@ def main():
     if args.engine == "uring":
         stop = threading.Event()
         port, t = silent_peer(stop)
-        rc, out, err, doc, secs = run_load(["greeting", "--target", "127.0.0.1:%d" % port, "-q",
+        rc, out, err, doc, secs = harness.run_load(["greeting", "--target", "127.0.0.1:%d" % port, "-q",
                                             "-c", "4", "-d", "2", "--warmup", "0",
                                             "--timeout", "0.5"], timeout=30)
         stop.set()
         t.join(5)
         tap.ok(rc == 1 and doc is not None and doc["errors"]["timeout"] == 4 and secs < 10,
                "peer that never closes: 4 timeouts, exit 1, no hang (%.1fs)" % secs,
-               diag_of(rc, out, err, secs))
+               harness.load_diag(rc, out, err, secs))
         port_exhaustion(tap)
     return tap.done()
 

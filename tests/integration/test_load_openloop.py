@@ -4,33 +4,12 @@
 the uncorrected latency reported, and zero errors."""
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 RATE = 5000
-
-
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
 
 
 def on_rate(doc):
@@ -47,7 +26,7 @@ def main():
         # A machine busy with other tests can starve client or server for a second; such a
         # run cannot hold any schedule, so up to three attempts are made.
         for attempt in range(3):
-            rc, out, err, doc, secs = run_load(["echo", "--target", srv.spec, "-c", "50",
+            rc, out, err, doc, secs = harness.run_load(["echo", "--target", srv.spec, "-c", "50",
                                                 "--rate", str(RATE), "-d", "3", "--warmup",
                                                 "0.5"])
             if rc != 0 or doc is None or on_rate(doc):

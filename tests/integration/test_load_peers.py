@@ -10,32 +10,12 @@
 import json
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-
-
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
 
 
 class Peer:
@@ -126,7 +106,7 @@ def silent(peer, conn):
 def test_corrupt(tap):
     peer = Peer(corrupting)
     try:
-        rc, out, err, doc, secs = run_load(["echo", "--target", peer.spec, "-c", "4", "-d", "2",
+        rc, out, err, doc, secs = harness.run_load(["echo", "--target", peer.spec, "-c", "4", "-d", "2",
                                             "--warmup", "0"])
     finally:
         peer.close()
@@ -143,7 +123,7 @@ def stall_run():
     peer = Peer(stalling)
     try:
         # 2,000 req/s for 4 s: the 500 ms stall delays ~1,000 of ~8,000 requests (12%).
-        return run_load(["echo", "--target", peer.spec, "-c", "10", "--rate", "2000",
+        return harness.run_load(["echo", "--target", peer.spec, "-c", "10", "--rate", "2000",
                          "--pipeline", "1", "-d", "4", "--warmup", "0.3"])
     finally:
         peer.close()
@@ -174,7 +154,7 @@ def test_stall(tap):
 def test_closing(tap):
     peer = Peer(closing)
     try:
-        rc, out, err, doc, secs = run_load(["echo", "--target", peer.spec, "-c", "20", "-d", "10",
+        rc, out, err, doc, secs = harness.run_load(["echo", "--target", peer.spec, "-c", "20", "-d", "10",
                                             "--warmup", "0"], timeout=30)
     finally:
         peer.close()
@@ -189,7 +169,7 @@ def test_closing(tap):
 def test_silent(tap):
     peer = Peer(silent)
     try:
-        rc, out, err, doc, secs = run_load(["echo", "--target", peer.spec, "-c", "5", "-d", "3",
+        rc, out, err, doc, secs = harness.run_load(["echo", "--target", peer.spec, "-c", "5", "-d", "3",
                                             "--warmup", "0", "--timeout", "500ms"], timeout=30)
     finally:
         peer.close()
@@ -205,7 +185,7 @@ def test_refused(tap):
     s.bind(("127.0.0.1", 0))
     spec = "127.0.0.1:%d" % s.getsockname()[1]
     s.close()  # nothing listens there now
-    rc, out, err, doc, secs = run_load(["echo", "--target", spec, "-c", "10", "-d", "1"],
+    rc, out, err, doc, secs = harness.run_load(["echo", "--target", spec, "-c", "10", "-d", "1"],
                                        timeout=30)
     diag = "status %d\nstdout:\n%s\nstderr:\n%s" % (rc, out, err[-2000:])
     tap.ok(rc == 1, "refused: exit status 1", diag)

@@ -7,36 +7,11 @@ one that corrupts a byte (mismatch, exit 1)."""
 import json
 import os
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-
-
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
-
-
-def diag_of(rc, out, err, secs):
-    return "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])
 
 
 class Peer:
@@ -79,8 +54,8 @@ def main():
     tap = harness.Tap()
     with harness.Server("udp", engine=args.engine) as srv:
         base = ["udp", "--target", srv.spec, "--quiet", "--warmup", "0.3"]
-        rc, out, err, doc, secs = run_load(base + ["-c", "50", "-p", "4", "-d", "1.5"])
-        diag = diag_of(rc, out, err, secs)
+        rc, out, err, doc, secs = harness.run_load(base + ["-c", "50", "-p", "4", "-d", "1.5"])
+        diag = harness.load_diag(rc, out, err, secs)
         tap.ok(rc == 0, "50 sockets, pipeline 4: exit status 0", diag)
         if tap.ok(doc is not None and "datagrams" in doc, "--json has datagrams", diag):
             d = doc["datagrams"]
@@ -92,9 +67,9 @@ def main():
                    "zero errors, 50 sockets", json.dumps(doc["errors"]))
             tap.ok(doc["latency_us"]["corrected"]["count"] == doc["totals"]["requests"],
                    "one RTT sample per answered datagram")
-        rc, out, err, doc, secs = run_load(base + ["-c", "20", "--rate", "5000", "-d", "2",
+        rc, out, err, doc, secs = harness.run_load(base + ["-c", "20", "--rate", "5000", "-d", "2",
                                                    "-s", "200"])
-        diag = diag_of(rc, out, err, secs)
+        diag = harness.load_diag(rc, out, err, secs)
         tap.ok(rc == 0, "--rate 5000: exit status 0", diag)
         if doc:
             rps = doc["totals"]["requests_per_s"]
@@ -102,29 +77,29 @@ def main():
             tap.ok(doc["datagrams"]["lost"] == 0, "--rate 5000: zero loss")
     with harness.Server("udp", engine=args.engine, args=["--reply", "Hello UDP Client"]) as srv:
         base = ["udp", "--target", srv.spec, "--quiet", "--warmup", "0.3", "-c", "8", "-d", "1"]
-        rc, out, err, doc, secs = run_load(base + ["--expect", "Hello UDP Client"])
+        rc, out, err, doc, secs = harness.run_load(base + ["--expect", "Hello UDP Client"])
         tap.ok(rc == 0 and doc and doc["datagrams"]["answered"] > 0 and
                doc["datagrams"]["lost"] == 0, "fixed reply verified with --expect",
-               diag_of(rc, out, err, secs))
-        rc, out, err, doc, secs = run_load(base + ["--expect", "Hello UDP Clienx"])
+               harness.load_diag(rc, out, err, secs))
+        rc, out, err, doc, secs = harness.run_load(base + ["--expect", "Hello UDP Clienx"])
         tap.ok(rc == 1 and doc and doc["errors"]["mismatch"] == 8,
-               "wrong --expect: exit 1, 8 mismatches", diag_of(rc, out, err, secs))
-        rc, out, err, doc, secs = run_load(base)
+               "wrong --expect: exit 1, 8 mismatches", harness.load_diag(rc, out, err, secs))
+        rc, out, err, doc, secs = harness.run_load(base)
         tap.ok(rc == 1 and doc and doc["errors"]["mismatch"] == 8,
                "fixed reply without --expect/--reply-any: mismatches, exit 1",
-               diag_of(rc, out, err, secs))
-        rc, out, err, doc, secs = run_load(base + ["--reply-any"])
-        tap.ok(rc == 0, "--reply-any accepts the fixed reply", diag_of(rc, out, err, secs))
+               harness.load_diag(rc, out, err, secs))
+        rc, out, err, doc, secs = harness.run_load(base + ["--reply-any"])
+        tap.ok(rc == 0, "--reply-any accepts the fixed reply", harness.load_diag(rc, out, err, secs))
     if args.engine != "uring":
         return tap.done()  # the peers below do not depend on the server engine
     peer = Peer("drop10")
     try:
-        rc, out, err, doc, secs = run_load(["udp", "--target", "127.0.0.1:%d" % peer.port, "-q",
+        rc, out, err, doc, secs = harness.run_load(["udp", "--target", "127.0.0.1:%d" % peer.port, "-q",
                                             "-c", "4", "-p", "4", "-d", "2", "--warmup", "0.3",
                                             "--timeout", "100ms"], timeout=30)
     finally:
         peer.close()
-    diag = diag_of(rc, out, err, secs)
+    diag = harness.load_diag(rc, out, err, secs)
     tap.ok(rc == 0 and secs < 10, "drop-every-10th peer: exit 0, no hang (%.1fs)" % secs, diag)
     if doc:
         loss = doc["datagrams"]["loss_percent"]
@@ -132,12 +107,12 @@ def main():
                json.dumps(doc["datagrams"]))
     peer = Peer("dup")
     try:
-        rc, out, err, doc, secs = run_load(["udp", "--target", "127.0.0.1:%d" % peer.port, "-q",
+        rc, out, err, doc, secs = harness.run_load(["udp", "--target", "127.0.0.1:%d" % peer.port, "-q",
                                             "-c", "4", "-p", "2", "-d", "1", "--warmup", "0.3"],
                                            timeout=30)
     finally:
         peer.close()
-    diag = diag_of(rc, out, err, secs)
+    diag = harness.load_diag(rc, out, err, secs)
     if tap.ok(rc == 0 and doc is not None, "duplicating peer: exit 0", diag):
         d = doc["datagrams"]
         tap.ok(d["duplicates"] >= 0.9 * d["answered"] and d["lost"] == 0,
@@ -145,11 +120,11 @@ def main():
                                                                   d["answered"]), json.dumps(d))
     peer = Peer("corrupt")
     try:
-        rc, out, err, doc, secs = run_load(["udp", "--target", "127.0.0.1:%d" % peer.port, "-q",
+        rc, out, err, doc, secs = harness.run_load(["udp", "--target", "127.0.0.1:%d" % peer.port, "-q",
                                             "-c", "2", "-d", "1", "--warmup", "0"], timeout=30)
     finally:
         peer.close()
-    diag = diag_of(rc, out, err, secs)
+    diag = harness.load_diag(rc, out, err, secs)
     tap.ok(rc == 1 and doc is not None and doc["errors"]["mismatch"] >= 1 and
            "reply byte 20" in err, "corrupting peer: mismatch at byte 20, exit 1", diag)
     return tap.done()
