@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """slowloris: the echo server with --idle-timeout 1s; 2,000 idle connections (1,000 on
-the blocking engine: one thread each) that send one byte every 3 s and reconnect when cut,
+the blocking engine: one thread each; RINGLAB_SLOWLORIS_N=5000 for the full-size run) that send one byte every 3 s and reconnect when cut,
 plus 100 active clients from ringlab-load.  The idle ones get cut off (idle-closed > 0,
 the sockets see EOF) and the active clients' p99 stays within 2x of the p99 measured
 without the attack in the same test (3 s each; median of 3 when one pair is over)."""
 import errno
 import os
+import resource
 import selectors
 import socket
 import statistics
@@ -84,7 +85,12 @@ def measure(addr):
 def main():
     args = rel.parse_args()
     tap = rel.Tap()
-    n = 1000 if args.engine == "blocking" else int(os.environ.get("RINGLAB_SLOWLORIS_N", "2000"))
+    # RINGLAB_SLOWLORIS_N: the issue's full-size run (5,000), by hand; the suite default
+    # keeps the test bounded on 2 cores.
+    n = int(os.environ.get("RINGLAB_SLOWLORIS_N", "1000" if args.engine == "blocking" else "2000"))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n + 1024:  # the attacker's sockets live in this process
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n + 1024, hard), hard))
     with rel.Server("echo", engine=args.engine, args=["--idle-timeout", "1s"]) as srv:
         base, att = [], []
         errs = 0
