@@ -53,6 +53,7 @@ struct rl_server_config {
 	const char *reply; /* udp: fixed reply instead of an echo (NULL: echo) */
 	size_t reply_len;
 	size_t max_datagram;	/* udp: larger datagrams are counted as truncated */
+	bool sockperf;		/* udp: answer sockperf pings instead of echoing */
 	size_t max_line;	/* chat: longest line accepted */
 	bool echo_self;		/* chat: the sender gets its own lines too */
 	const char *root;	/* file: the directory files live in */

@@ -6,8 +6,9 @@
  * joined never reaches it.  So nobody sends data until everyone is known to be in the
  * room: once every connection is up, client 0 sends "S" lines (every tick) until each
  * other client has received one -- a client that receives a broadcast is in the room.
- * Then every client starts (open loop: its schedule starts then).  The run's window does
- * not wait for this; a room that never fills up sends nothing and the run fails.
+ * Then every sender starts (open loop: its schedule starts then); with --senders M only
+ * clients 0..M-1 send, and --rate is spread over those M.  The run's window does not wait
+ * for this; a room that never fills up sends nothing and the run fails.
  *
  * Sending reuses traffic.c (issue, coalesced sends, open-loop schedule): a "request" is a
  * line, produced here by lg_chat_fill.  A line is *complete* once all N - 1 other clients
@@ -16,10 +17,10 @@
  *
  * Receiving: each client keeps the partial line it is reading and, per sender, the next
  * sequence number it expects.  A line must carry that number (a gap, a repeat, or a line
- * from an unknown sender is a mismatch) and exactly the bytes of lg_chat_line().  Its
- * fan-out latency is now - the sender's intended send time (same process, same clock),
- * read from the sender's request slot.  One thread only (cli.c enforces it): receivers
- * update senders' counters directly.
+ * from an unknown member or one that does not send is a mismatch) and exactly the bytes
+ * of lg_chat_line().  Its fan-out latency is now - the sender's intended send time (same
+ * process, same clock), read from the sender's request slot.  One thread only (cli.c
+ * enforces it): receivers update senders' counters directly.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -85,18 +86,21 @@ void lg_chat_fill(struct lg_worker *w, struct lg_conn *c)
 	}
 }
 
-/* Before the room is full: client 0 sends "S" lines; when all are in, everyone starts. */
+/* Before the room is full: client 0 sends "S" lines; when all are in, the senders start. */
 void lg_chat_tick(struct lg_worker *w)
 {
 	struct lg_conn *c0 = &w->conns[0];
-	unsigned i;
+	unsigned i, senders = w->cfg->params.senders;
 
 	if (w->chat_go || !w->ramp_done || w->established < w->nconns)
 		return;
 	if (w->chat_joined + 1 >= w->nconns) {
 		w->chat_go = true;
-		rl_debug("chat: all %u clients are in the room; sending", w->nconns);
-		for (i = 0; i < w->nconns; i++)
+		rl_debug("chat: all %u clients are in the room; %u send", w->nconns, senders);
+		/* The total --rate is shared by the senders only (worker.c assumed everyone). */
+		if (open_loop(w))
+			w->period_ns = 1e9 * senders / w->cfg->rate;
+		for (i = 0; i < w->nconns && i < senders; i++)
 			if (w->conns[i].state == LC_OPEN)
 				lg_traffic_start(w, &w->conns[i]);
 		return;
@@ -165,6 +169,10 @@ static void on_line(struct lg_worker *w, struct lg_conn *c, const char *p, size_
 	seq = *end == ' ' ? strtoull(end + 1, NULL, 10) : 0;
 	if (end == sp || *end != ' ' || sender >= w->nconns || sender == c->id) {
 		bad_line(w, c, "line from an unknown sender", sender, 0);
+		return;
+	}
+	if (sender >= w->cfg->params.senders) {
+		bad_line(w, c, "line from a client that does not send", sender, 0);
 		return;
 	}
 	sc = &w->conns[sender - w->first_id];

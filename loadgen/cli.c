@@ -51,6 +51,7 @@ enum {
 	OPT_EXPECT_FILE,
 	OPT_REPLY_ANY,
 	OPT_MODE,
+	OPT_SENDERS,
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
     {"expect-file", required_argument, NULL, OPT_EXPECT_FILE},
     {"reply-any", no_argument, NULL, OPT_REPLY_ANY},
     {"mode", required_argument, NULL, OPT_MODE},
+    {"senders", required_argument, NULL, OPT_SENDERS},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -135,6 +137,9 @@ static void usage(FILE *f)
 	    "      --reply-any          udp: the server sends a fixed reply (--reply); match\n"
 	    "                           replies to datagrams by arrival order\n"
 	    "      --mode M             file: put (default), get or mixed\n"
+	    "      --senders M          chat: only the first M of the --connections clients\n"
+	    "                           send lines (--rate is shared among them); all of\n"
+	    "                           them receive and verify (default: all send)\n"
 	    "  -q, --quiet              no progress lines, summary reduced to the essentials\n"
 	    "  -v, --verbose            log ring setup and every dropped connection\n"
 	    "  -h, --help               this text\n"
@@ -160,8 +165,9 @@ static void usage(FILE *f)
 	    "chat: --connections clients (use e.g. 50) join one room (one thread); each sends\n"
 	    "--size-byte lines carrying its index and a sequence number, closed loop (--pipeline\n"
 	    "lines not yet received by everyone) or --rate lines/s in total.  Every client\n"
-	    "verifies it gets every other client's lines once, in order.  Latency: send to\n"
-	    "receipt at each other client (fan-out).\n"
+	    "verifies it gets every other client's lines once, in order.  --senders M: only\n"
+	    "clients 0..M-1 send (--rate R: R/M lines/s each), the others just listen.\n"
+	    "Latency: send to receipt at each other client (fan-out).\n"
 	    "\n"
 	    "file: each connection transfers --size-byte files: PUT (the server's sha256 must\n"
 	    "be ours), GET (the bytes must be what was uploaded) or both alternately; names\n"
@@ -178,6 +184,7 @@ static void usage(FILE *f)
 	    "  ringlab-load udp --target 127.0.0.1:7002 -c 100 -p 4 --timeout 200ms\n"
 	    "  ringlab-load udp --target 127.0.0.1:7002 -c 10 --expect 'Hello UDP Client'\n"
 	    "  ringlab-load chat --target 127.0.0.1:7003 -c 50 --rate 1000\n"
+	    "  ringlab-load chat --target 127.0.0.1:7003 -c 1000 --senders 10 --rate 1000\n"
 	    "  ringlab-load file --target 127.0.0.1:7004 -c 8 -s 1MiB --mode mixed\n");
 }
 
@@ -328,6 +335,10 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set)
 		return bad_usage("chat runs one room in one thread: --threads must be 1");
 	if (cfg->proto->broadcast && cfg->connections > 1000)
 		return bad_usage("chat: at most 1000 --connections (every line goes to all)");
+	if (cfg->params.senders && !cfg->proto->broadcast)
+		return bad_usage("--senders applies to chat only");
+	if (!cfg->params.senders)
+		cfg->params.senders = cfg->connections;
 	if (cfg->proto->datagram && cfg->params.expect)
 		cfg->params.reply_any = true;
 	if (cfg->proto->datagram &&
@@ -410,6 +421,8 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 			return bad_usage("invalid --mode '%s' (put, get or mixed)", arg);
 		cfg->mode_set = true;
 		return 0;
+	case OPT_SENDERS:
+		return parse_uint("senders", arg, 1, LG_MAX_CONNECTIONS, &cfg->params.senders);
 	case OPT_REPLY_ANY:
 		cfg->params.reply_any = true;
 		return 0;

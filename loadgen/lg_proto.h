@@ -32,6 +32,7 @@ struct lg_proto_params {
 	size_t expect_len;
 	unsigned file_mode; /* file: LG_FILE_PUT, _GET or _MIXED (--mode) */
 	bool reply_any;	    /* udp: the server answers with fixed text (--reply-any/--expect) */
+	unsigned senders;   /* chat: members 0..senders-1 send lines, the rest only listen */
 };
 
 /* file --mode values. */

@@ -2,6 +2,8 @@
  * proto_chat.c - the chat client protocol: every client sends fixed-length lines to the
  * room; every other client must receive each of them exactly once, in per-sender order.
  *
+ * With --senders M only clients 0..M-1 send; all N clients still receive and check.
+ *
  * Line k of client s is exactly --size bytes, newline included:
  *     "<s> <k> " followed by filler letters, then '\n'
  * where filler byte j is 'a' + (s * 31 + k * 7 + j) % 26.  The server delivers it as
@@ -42,6 +44,11 @@ static int chat_check(const struct lg_proto_params *p, char *why, size_t len)
 	}
 	if (p->connections < 2) {
 		snprintf(why, len, "chat needs at least 2 --connections");
+		return -EINVAL;
+	}
+	if (p->senders < 1 || p->senders > p->connections) {
+		snprintf(why, len, "chat: --senders %u must be between 1 and --connections %u",
+			 p->senders, p->connections);
 		return -EINVAL;
 	}
 	return 0;

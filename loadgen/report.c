@@ -243,10 +243,10 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 			lg_result_rps(res), lg_result_rps(res) * (double)cfg->params.size / 1e6);
 	if (cfg->proto->broadcast)
 		fprintf(f,
-			"  chat          %llu lines sent and delivered to all (%.1f lines/s), "
-			"%llu deliveries (%.1f/s)\n",
-			(unsigned long long)res->chat_lines,
-			el > 0 ? (double)res->chat_lines / el : 0.0,
+			"  chat          %llu lines from %u senders, each delivered to all %u "
+			"others (%.1f lines/s), %llu deliveries (%.1f/s)\n",
+			(unsigned long long)res->chat_lines, cfg->params.senders,
+			cfg->connections - 1, el > 0 ? (double)res->chat_lines / el : 0.0,
 			(unsigned long long)res->requests, lg_result_rps(res));
 	if (cfg->proto->datagram) {
 		const struct lg_dgram_stats *d = &res->dg;

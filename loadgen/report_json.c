@@ -96,6 +96,8 @@ static void write_params(struct lg_json *j, const struct lg_config *cfg)
 	lg_json_str(j, "source", cfg->have_source ? cfg->source_str : NULL);
 	lg_json_double(j, "timeout_s", (double)cfg->timeout_ns / 1e9);
 	lg_json_uint(j, "seed", cfg->seed);
+	if (cfg->proto->broadcast)
+		lg_json_uint(j, "senders", cfg->params.senders);
 	lg_json_end_object(j);
 }
 

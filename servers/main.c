@@ -40,6 +40,7 @@ enum {
 	OPT_MESSAGE_FILE,
 	OPT_REPLY,
 	OPT_MAX_DATAGRAM,
+	OPT_SOCKPERF,
 	OPT_MAX_LINE,
 	OPT_ECHO_SELF,
 	OPT_ROOT,
@@ -67,6 +68,7 @@ static const struct option long_opts[] = {
     {"message-file", required_argument, NULL, OPT_MESSAGE_FILE},
     {"reply", required_argument, NULL, OPT_REPLY},
     {"max-datagram", required_argument, NULL, OPT_MAX_DATAGRAM},
+    {"sockperf", no_argument, NULL, OPT_SOCKPERF},
     {"max-line", required_argument, NULL, OPT_MAX_LINE},
     {"echo-self", no_argument, NULL, OPT_ECHO_SELF},
     {"root", required_argument, NULL, OPT_ROOT},
@@ -122,6 +124,11 @@ static void usage(FILE *f)
 	    "      --reply TEXT         udp: answer every datagram with TEXT instead of echoing\n"
 	    "      --max-datagram SIZE  udp: larger datagrams are counted as truncated and\n"
 	    "                           dropped (default 64KiB)\n"
+	    "      --sockperf           udp: answer like 'sockperf server', for 'sockperf\n"
+	    "                           ping-pong': a datagram with sockperf's client and\n"
+	    "                           pong-request flags goes back with the client flag\n"
+	    "                           cleared; others (under 14 B, no pong request, warm-up)\n"
+	    "                           count as requests and get no reply (docs/protocol.md)\n"
 	    "      --max-line SIZE      chat: longest line; longer ones get an error and the\n"
 	    "                           connection is closed (default 4KiB)\n"
 	    "      --echo-self          chat: send each line back to its sender too\n"
@@ -147,6 +154,7 @@ static void usage(FILE *f)
 	    "  ringlab-server echo --listen unix:/tmp/echo.sock --engine blocking\n"
 	    "  ringlab-server greeting --listen [::1]:7001 --message 'Hello, client'\n"
 	    "  ringlab-server udp --listen 127.0.0.1:7002 --reply 'Hello UDP Client'\n"
+	    "  ringlab-server udp --listen 127.0.0.1:11111 --sockperf   (sockperf pp -p 11111)\n"
 	    "  ringlab-server file --root /srv/files --listen 127.0.0.1:7004 --fsync\n");
 }
 
@@ -325,6 +333,9 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			ret = parse_sz("max-datagram", optarg, 1, 65536, &v);
 			cfg->max_datagram = (size_t)v;
 			break;
+		case OPT_SOCKPERF:
+			cfg->sockperf = true;
+			break;
 		case 'v':
 			*verbose = 1;
 			cfg->verbose = true;
@@ -357,6 +368,8 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 		return bad_usage("%s keeps its room in one event loop: --threads must be 1 with "
 				 "--engine uring or epoll",
 				 (*proto)->name);
+	if (cfg->sockperf && cfg->reply)
+		return bad_usage("--sockperf and --reply are two different answers: pick one");
 	if (*proto == &rl_proto_file && !cfg->root)
 		return bad_usage("file needs --root DIR");
 	/* A line protocol must be able to hold its longest line plus "\r\n" unconsumed. */

@@ -12,7 +12,7 @@ extern const struct rl_proto rl_proto_echo;
 /* greeting.c: send a message on accept, then close. */
 extern const struct rl_proto rl_proto_greeting;
 
-/* udp.c: echo each datagram, or answer with a fixed reply. */
+/* udp.c: echo each datagram, answer with a fixed reply, or answer sockperf pings. */
 extern const struct rl_proto rl_proto_udp;
 
 /* chat.c: a multi-client chat room. */

@@ -2,48 +2,36 @@
 """ringlab-load chat against the real chat server on one engine: 50 clients in one room,
 every line reaches every other client exactly once and in order (zero errors, deliveries =
 49 x lines), --rate kept within a few percent, the outputs carry lines/s, deliveries/s and
-the fan-out latency; and against a small Python room that repeats one line, which must be
-caught (exit 1)."""
+the fan-out latency; --senders 5 of 50 clients: the rate is shared by the five, every
+line still reaches all 49 others, and the JSON names the senders.  Against a small Python
+room: with --senders 2 only clients 0 and 1 send, a room that repeats one line is caught
+(exit 1), and so is one that disconnects a listener (eof, then its sender's timeout).
+--senders outside 1..--connections, or with another protocol, is bad usage (exit 2)."""
 import json
 import os
 import selectors
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-
-def run_load(args, timeout=60):
-    """Runs ringlab-load with --json; returns (status, stdout, stderr, json or None, secs)."""
-    fd, path = tempfile.mkstemp(prefix="ringlab-load-", suffix=".json")
-    os.close(fd)
-    t0 = time.monotonic()
-    try:
-        p = subprocess.run([harness.LOAD] + list(args) + ["--json", path], capture_output=True,
-                           text=True, timeout=timeout)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except (OSError, ValueError):
-            doc = None
-        return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
-    finally:
-        os.unlink(path)
+run_load = harness.run_load
+diag_of = harness.load_diag
 
 
-def diag_of(rc, out, err, secs):
-    return "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])
+class PyRoom:
+    """A chat room in a thread: relays each line to every other member as '<id> line'.
+    Records the client index (first word) of every data line in `talkers`; with
+    `repeat_at` set, sends that data line twice; with `kick_at` set, disconnects the
+    member that joined last after relaying that data line."""
 
-
-class BadRoom:
-    """A chat room in a thread that sends its 200th data line twice."""
-
-    def __init__(self):
+    def __init__(self, repeat_at=None, kick_at=None):
+        self.repeat_at = repeat_at
+        self.kick_at = kick_at
+        self.talkers = set()
         self.ls = socket.socket()
         self.ls.bind(("127.0.0.1", 0))
         self.ls.listen(16)
@@ -78,11 +66,16 @@ class BadRoom:
                     out = b"%d %s\n" % (ids[s], line)
                     if line != b"S":
                         n += 1
-                        if n == 200:
+                        self.talkers.add(line.split(b" ", 1)[0])
+                        if n == self.repeat_at:
                             out += out
                     for m in members:
                         if m is not s:
                             m.sendall(out)
+                    if n == self.kick_at and line != b"S":
+                        gone = members.pop()
+                        sel.unregister(gone)
+                        gone.close()
         for m in members:
             m.close()
         self.ls.close()
@@ -92,10 +85,8 @@ class BadRoom:
         self.t.join(5)
 
 
-def main():
-    args = harness.parse_args()
-    tap = harness.Tap()
-    with harness.Server("chat", engine=args.engine) as srv:
+def closed_loop(tap, engine):
+    with harness.Server("chat", engine=engine) as srv:
         base = ["chat", "--target", srv.spec, "--quiet", "--warmup", "0.5"]
         rc, out, err, doc, secs = run_load(base + ["-c", "50", "-d", "2"])
         diag = diag_of(rc, out, err, secs)
@@ -112,9 +103,15 @@ def main():
             tap.ok(0.95 < ratio < 1.05, "deliveries = 49 x lines (ratio %.3f)" % ratio)
             tap.ok(doc["latency_us"]["corrected"]["count"] == ch["deliveries"],
                    "one fan-out latency sample per delivery")
+            tap.ok(doc["parameters"].get("senders") == 50,
+                   "without --senders all 50 clients send (parameters.senders 50)",
+                   json.dumps(doc["parameters"]))
+
+
+def open_loop(tap, engine):
     # A fresh room: lines an earlier run's clients sent just before they left may still be
     # relayed (the blocking engine reads them after the close), and would be foreign lines.
-    with harness.Server("chat", engine=args.engine) as srv:
+    with harness.Server("chat", engine=engine) as srv:
         base = ["chat", "--target", srv.spec, "--quiet", "--warmup", "0.5"]
         rc, out, err, doc, secs = run_load(base + ["-c", "20", "-d", "2", "--rate", "1000"])
         diag = diag_of(rc, out, err, secs)
@@ -123,18 +120,95 @@ def main():
             lps = doc["chat"]["lines_per_s"]
             tap.ok(abs(lps - 1000) / 1000 < 0.05, "--rate 1000 gives %.1f lines/s" % lps)
             tap.ok(doc["latency_us"]["uncorrected"]["count"] > 0, "open loop: uncorrected kept")
-    if args.engine != "uring":
-        return tap.done()
-    room = BadRoom()
+
+
+def some_senders(tap, engine):
+    with harness.Server("chat", engine=engine) as srv:
+        rc, out, err, doc, secs = run_load(["chat", "--target", srv.spec, "--warmup", "0.5",
+                                            "-c", "50", "--senders", "5", "--rate", "500",
+                                            "-d", "2"])
+        diag = diag_of(rc, out, err, secs)
+        tap.ok(rc == 0, "-c 50 --senders 5 --rate 500: exit status 0", diag)
+        if not tap.ok(doc is not None and "chat" in doc, "--senders 5: --json has chat", diag):
+            return
+        ch = doc["chat"]
+        tap.ok(doc["errors"]["total"] == 0 and doc["connections"]["reached"] == 50 and
+               doc["connections"]["open_at_end"] == 50,
+               "--senders 5: zero errors, 50 clients reached and still open at the end",
+               json.dumps([doc["errors"], doc["connections"]]))
+        tap.ok(doc["totals"]["requests"] > 0 and doc["totals"]["requests"] == ch["deliveries"],
+               "--senders 5: requests > 0, one per delivery (%d)" % doc["totals"]["requests"])
+        lps = ch["lines_per_s"]
+        tap.ok(abs(lps - 500) / 500 < 0.05,
+               "--senders 5 --rate 500: the five share the rate: %.1f lines/s" % lps)
+        ratio = ch["deliveries"] / (49.0 * ch["lines"]) if ch["lines"] else 0
+        tap.ok(0.95 < ratio < 1.05,
+               "--senders 5: every line reaches all 49 others, listeners included: %d "
+               "deliveries = 49 x %d lines (ratio %.3f)" % (ch["deliveries"], ch["lines"], ratio))
+        tap.ok(doc["parameters"].get("senders") == 5, "--json parameters.senders is 5",
+               json.dumps(doc["parameters"]))
+        tap.ok("from 5 senders, each delivered to all 49 others" in out,
+               "the summary names 5 senders and 49 receivers per line", out)
+
+
+def load_in_room(room, args):
+    """Runs ringlab-load chat -q against a PyRoom, then closes the room; returns
+    (status, stdout, stderr, json or None, diagnostics)."""
     try:
         rc, out, err, doc, secs = run_load(["chat", "--target", "127.0.0.1:%d" % room.port, "-q",
-                                            "-c", "3", "-d", "2", "--warmup", "0.2", "--rate",
-                                            "300", "--timeout", "1s"], timeout=30)
+                                            "--warmup", "0.2"] + args, timeout=30)
     finally:
         room.close()
-    diag = diag_of(rc, out, err, secs)
+    return rc, out, err, doc, diag_of(rc, out, err, secs)
+
+
+def only_first_senders(tap):
+    room = PyRoom()
+    rc, _, _, _, diag = load_in_room(room, ["-c", "6", "--senders", "2", "-d", "1", "--rate",
+                                            "200"])
+    tap.ok(rc == 0 and room.talkers == {b"0", b"1"},
+           "-c 6 --senders 2: only clients 0 and 1 send lines, and the run is clean",
+           "talkers %r\n%s" % (sorted(room.talkers), diag))
+
+
+def repeated_line(tap):
+    rc, _, err, doc, diag = load_in_room(PyRoom(repeat_at=200), ["-c", "3", "-d", "2", "--rate",
+                                                                "300", "--timeout", "1s"])
     tap.ok(rc == 1 and doc is not None and doc["errors"]["mismatch"] >= 1 and
            "twice or out of order" in err, "a repeated line is caught: exit 1", diag)
+
+
+def listener_dropped(tap):
+    rc, _, _, doc, diag = load_in_room(PyRoom(kick_at=100), ["-c", "4", "--senders", "1", "-d",
+                                                             "2", "--rate", "200", "--timeout",
+                                                             "300ms"])
+    e = doc["errors"] if doc else {}
+    tap.ok(rc == 1 and e.get("eof", 0) >= 1 and e.get("timeout", 0) >= 1 and
+           doc["connections"]["open_at_end"] < 4,
+           "a listener the room disconnects is reported (eof) and the lines it misses time "
+           "out their sender: exit 1", "%s\n%s" % (json.dumps(e), diag))
+
+
+def bad_senders(tap):
+    for extra, want in ((["chat", "-c", "50", "--senders", "0"], "--senders"),
+                        (["chat", "-c", "50", "--senders", "51"], "--senders 51"),
+                        (["chat", "-c", "50", "--senders", "x"], "--senders"),
+                        (["echo", "-c", "50", "--senders", "5"], "chat only")):
+        p = subprocess.run([harness.LOAD] + extra + ["--target", "127.0.0.1:9"],
+                           capture_output=True, text=True, timeout=10)
+        tap.ok(p.returncode == 2 and want in p.stderr and p.stderr.count("\n") == 1,
+               "%s: bad usage, exit status 2, one line naming %s" % (" ".join(extra), want),
+               "rc %r, stderr %r" % (p.returncode, p.stderr))
+
+
+def main():
+    args = harness.parse_args()
+    tap = harness.Tap()
+    for fn in (closed_loop, open_loop, some_senders):
+        harness.guard(tap, fn.__name__, fn, tap, args.engine)
+    if args.engine == "uring":
+        for fn in (only_first_senders, repeated_line, listener_dropped, bad_senders):
+            harness.guard(tap, fn.__name__, fn, tap)
     return tap.done()
 
 

@@ -6,9 +6,14 @@ datagram answered with a 0-byte one; --reply answering every datagram with exact
 text; 100 client sockets each getting only their own reply; --max-datagram 100 dropping a
 200-byte datagram (counted as truncated) while smaller ones are echoed; junk and vanished
 senders not hurting the server; SIGTERM -> exit 0; IPv6 [::1]:0; a unix listener refused
-with exit status 1 and a clear error."""
+with exit status 1 and a clear error.  --sockperf: a crafted sockperf ping (client and
+pong-request flags, big-endian) comes back whole with the client flag cleared, anything
+else gets no reply; and `sockperf ping-pong` itself, when installed, measures the server."""
 import os
+import re
+import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -254,10 +259,95 @@ def unix_refused(tap, engine):
         os.unlink(path)
 
 
+SP_CLIENT, SP_PONG_REQ, SP_WARMUP = 0x0001, 0x0002, 0x0004
+
+
+def sockperf_msg(seq, flags, payload=b"", flags_fmt=">H"):
+    """A sockperf message: sequence (u64), flags (u16), length (u32), then payload."""
+    return (struct.pack(">Q", seq) + struct.pack(flags_fmt, flags) +
+            struct.pack(">I", 14 + len(payload)) + payload)
+
+
+def sockperf_crafted(tap, engine):
+    with harness.Server("udp", engine, args=["--sockperf"]) as srv:
+        s = client(srv)
+        answered = 0
+        for what, payload in (("a 14-byte ping", b""), ("a 1000-byte ping", os.urandom(986))):
+            ping = sockperf_msg(0x0102030405060708, SP_CLIENT | SP_PONG_REQ, payload)
+            want = sockperf_msg(0x0102030405060708, SP_PONG_REQ, payload)
+            got, _ = exchange(s, srv, ping)
+            answered += len(want)
+            tap.ok(got == want, "--sockperf: %s (flags 0x0003) comes back whole with flags 0x0002"
+                   % what, "sent %s\ngot  %s" % (ping[:20].hex(), got and got[:20].hex()))
+        other = sockperf_msg(7, 0x8100 | SP_CLIENT | SP_PONG_REQ)
+        got, _ = exchange(s, srv, other)
+        answered += len(other)
+        tap.ok(got == sockperf_msg(7, 0x8100 | SP_PONG_REQ),
+               "--sockperf: flag bits other than the client bit are sent back as they came",
+               "got %r" % (got and got.hex()))
+        silent = [
+            ("10 bytes (shorter than the header)", sockperf_msg(1, 3)[:10]),
+            ("0 bytes", b""),
+            ("no pong request (flags 0x0001)", sockperf_msg(2, SP_CLIENT)),
+            ("a pong, not from a client (flags 0x0002)", sockperf_msg(3, SP_PONG_REQ)),
+            ("warm-up (flags 0x0007)", sockperf_msg(4, SP_CLIENT | SP_PONG_REQ | SP_WARMUP)),
+            ("flags little-endian (bytes 03 00)", sockperf_msg(5, 3, flags_fmt="<H")),
+        ]
+        for what, dgram in silent:
+            s.sendto(dgram, srv.addr)
+            ok, extra = no_reply(s, 0.3)
+            tap.ok(ok, "--sockperf: no reply to %s" % what, "got %r" % (extra,))
+        got, _ = exchange(s, srv, sockperf_msg(9, 3))
+        answered += 14
+        tap.ok(got == sockperf_msg(9, 2),
+               "--sockperf: pings still answered after ignored datagrams",
+               "got %r" % (got,))
+        s.close()
+        sent = 4 + len(silent)
+        stop_checks(tap, srv, "--sockperf", [
+            ("requests %d (ignored datagrams counted too)" % sent,
+             lambda c: c.get("requests") == sent),
+            ("bytes out %d (the answers only), errors 0" % answered,
+             lambda c: c.get("bytes out") == answered and c.get("errors") == 0),
+        ])
+
+
+def sockperf_pingpong(tap, engine):
+    name = "sockperf ping-pong -t 1 against --sockperf: runs clean with observations"
+    sockperf = shutil.which("sockperf")
+    if not sockperf:
+        tap.ok(True, name + " # SKIP no sockperf")
+        return
+    with harness.Server("udp", engine, args=["--sockperf"]) as srv:
+        try:
+            p = subprocess.run([sockperf, "ping-pong", "-i", srv.addr[0], "-p", str(srv.addr[1]),
+                                "-t", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=30)
+            out = p.stdout.decode(errors="replace")
+            rc = p.returncode
+        except subprocess.TimeoutExpired:
+            out, rc = "still running after 30 s", None
+        m = re.search(r"Total (\d+) observations", out)
+        tap.ok(rc == 0 and m and int(m.group(1)) > 0, "%s (%s)" % (name, m and m.group(0)),
+               "rc %r, output:\n%s" % (rc, out[-2000:]))
+        stop_checks(tap, srv, "after sockperf", [
+            ("errors 0", lambda c: c.get("errors") == 0)])
+
+
+def sockperf_with_reply(tap, engine):
+    p = subprocess.run([harness.SERVER, "udp", "--engine", engine, "--listen", "127.0.0.1:0",
+                        "--sockperf", "--reply", "x"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=10)
+    tap.ok(p.returncode == 2 and "--sockperf" in p.stderr,
+           "--sockperf with --reply is bad usage: exit status 2 naming --sockperf",
+           "rc %r, stderr %r" % (p.returncode, p.stderr))
+
+
 def main():
     args = harness.parse_args()
     tap = harness.Tap()
-    for fn in (echo_sizes, fixed_reply, long_reply, many_clients, max_datagram, robustness, ipv6, unix_refused):
+    for fn in (echo_sizes, fixed_reply, long_reply, many_clients, max_datagram, robustness, ipv6,
+               unix_refused, sockperf_crafted, sockperf_pingpong, sockperf_with_reply):
         harness.guard(tap, fn.__name__, fn, tap, args.engine)
     return tap.done()
 
