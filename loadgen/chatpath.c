@@ -97,9 +97,6 @@ void lg_chat_tick(struct lg_worker *w)
 	if (w->chat_joined + 1 >= w->nconns) {
 		w->chat_go = true;
 		rl_debug("chat: all %u clients are in the room; %u send", w->nconns, senders);
-		/* The total --rate is shared by the senders only (worker.c assumed everyone). */
-		if (open_loop(w))
-			w->period_ns = 1e9 * senders / w->cfg->rate;
 		for (i = 0; i < w->nconns && i < senders; i++)
 			if (w->conns[i].state == LC_OPEN)
 				lg_traffic_start(w, &w->conns[i]);

@@ -222,8 +222,12 @@ static int setup(struct lg_worker *w)
 		ret = lg_pub_init(&w->pub);
 	if (ret == -ENOMEM)
 		rl_err("thread %u: out of memory for %u connections", w->index, w->nconns);
-	if (cfg->rate > 0)
-		w->period_ns = 1e9 * cfg->connections / cfg->rate;
+	if (cfg->rate > 0) {
+		/* Each sender's share of the total rate (chat: only --senders send). */
+		unsigned senders = cfg->params.senders ? cfg->params.senders : cfg->connections;
+
+		w->period_ns = 1e9 * senders / cfg->rate;
+	}
 	if (cfg->connect_rate > 0)
 		w->connect_period_ns = 1e9 * cfg->threads / cfg->connect_rate;
 	w->sweep_ns = cfg->timeout_ns / 8;
