@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "dgram.h"
+#include "fixedbuf.h"
 #include "server.h"
 
 /* Takes the connection's lock when other threads may touch it. */
@@ -377,6 +378,16 @@ void rl_conn_fileop_done(struct rl_fileop *op, int res)
 {
 	op->res = res;
 	report_fileop(op->conn, op);
+}
+
+struct rl_chunk *rl_conn_file_chunk(struct rl_conn *c, size_t cap)
+{
+	struct rl_fixedbuf *fb = c->loop->fixedbuf;
+	struct rl_chunk *ch = NULL;
+
+	if (fb && cap <= fb->size)
+		ch = rl_fixedbuf_get(fb);
+	return ch ? ch : rl_chunk_new(cap); /* all lent: the heap, rather than wait */
 }
 
 void rl_conn_pause_input(struct rl_conn *c, bool pause)

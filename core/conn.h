@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "sendq.h"
 
+struct rl_fixedbuf;
 struct rl_server;
 
 /* Counters kept per loop (no atomics on the hot path) and summed at exit. */
@@ -63,6 +64,8 @@ struct rl_loop {
 	/* Starts a file operation asynchronously (io_uring).  NULL: rl_conn_fileop() runs it
 	 * synchronously and delivers the completion at the next flush. */
 	int (*submit_fileop)(struct rl_loop *loop, struct rl_fileop *op);
+	/* io_uring: buffers registered for file I/O (rl_conn_file_chunk), or NULL. */
+	struct rl_fixedbuf *fixedbuf;
 };
 
 enum rl_fileop_kind {
@@ -206,6 +209,16 @@ static inline void *rl_conn_state(struct rl_conn *c)
  * could not be started (nothing will be reported then).
  */
 int rl_conn_fileop(struct rl_conn *c, struct rl_fileop *op);
+
+/*
+ * Returns a chunk (one reference, length 0) of at least `cap` bytes to read file data into
+ * and send, or to stage an upload in.  On io_uring it is one of the loop's registered
+ * buffers when `cap` fits one and one is free, and a READ or WRITE whose buffer lies in it
+ * goes to the kernel as READ_FIXED / WRITE_FIXED; otherwise it is an ordinary heap chunk.
+ * Either way the caller drops its reference with rl_chunk_unref(), and a registered one
+ * goes back to its loop once no send queue holds it either.  NULL on ENOMEM.
+ */
+struct rl_chunk *rl_conn_file_chunk(struct rl_conn *c, size_t cap);
 
 /* Stops (pause = true) or resumes handing input to the protocol.  Bytes that arrive
  * meanwhile are kept (up to the input limit) and presented on resume. */

@@ -6,6 +6,9 @@
  * connection selecting from the buffer ring, and at most one send per connection in
  * flight, fed from its ordered send queue (sendq.c).  Received bytes are handed to the
  * protocol and the buffer is recycled at once, so no connection can hold buffers hostage.
+ * A protocol's file operations go through the same ring; when it does file I/O the loop
+ * also registers a pool of buffers (fixedbuf.c), and a read or write into one of them goes
+ * as READ_FIXED / WRITE_FIXED.
  *
  * The failure paths the design notes warn about, and what happens here:
  *   SQ full           rl_ring_sqe() submits and retries; -EBUSY: reap, then retry.
@@ -30,6 +33,7 @@
 
 #include "bufring.h"
 #include "clock.h"
+#include "fixedbuf.h"
 #include "log.h"
 #include "ring.h"
 #include "server.h"
@@ -40,6 +44,11 @@
 #define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
 #define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
 #define BUFFER_GROUP	  0
+/* Registered buffers for file I/O, 8 MiB per loop: the 1 MiB read-ahead of about six
+ * downloads at once (more use heap chunks).  The size is the file server's read and write
+ * chunk (servers/file.c IO_CHUNK). */
+#define FILE_BUF_COUNT 32u
+#define FILE_BUF_SIZE  (256u * 1024u)
 
 enum {
 	US_RECV_ARMED = 1u << 0,
@@ -68,6 +77,7 @@ struct uloop {
 	_Alignas(16) struct rl_loop base; /* user_data carries the op in the low 4 bits */
 	struct rl_ring r;
 	struct rl_bufring br;
+	struct rl_fixedbuf fixed; /* registered buffers, when the protocol does file I/O */
 	int lfd;
 	uint64_t wake_buf;
 	struct uconn *live;
@@ -561,6 +571,23 @@ static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
 		arm_accept(l);
 }
 
+/* Preps a file read or write: READ_FIXED / WRITE_FIXED when the buffer is one of the loop's
+ * registered buffers, plain READ / WRITE otherwise. */
+static void prep_file_rw(struct io_uring_sqe *sqe, const struct rl_fixedbuf *fb,
+			 const struct rl_fileop *op)
+{
+	int idx = rl_fixedbuf_index(fb, op->buf, op->len);
+	int opcode;
+
+	if (op->kind == RL_FOP_READ)
+		opcode = idx >= 0 ? IORING_OP_READ_FIXED : IORING_OP_READ;
+	else
+		opcode = idx >= 0 ? IORING_OP_WRITE_FIXED : IORING_OP_WRITE;
+	io_uring_prep_rw(opcode, sqe, op->fd, op->buf, (unsigned)op->len, op->off);
+	if (idx >= 0)
+		sqe->buf_index = (__u16)idx;
+}
+
 /* Runs a protocol's file operation through the ring (loop->submit_fileop). */
 static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
 {
@@ -575,10 +602,8 @@ static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
 		io_uring_prep_openat2(sqe, op->dirfd, op->path, &op->how);
 		break;
 	case RL_FOP_READ:
-		io_uring_prep_read(sqe, op->fd, op->buf, (unsigned)op->len, op->off);
-		break;
 	case RL_FOP_WRITE:
-		io_uring_prep_write(sqe, op->fd, op->buf, (unsigned)op->len, op->off);
+		prep_file_rw(sqe, loop->fixedbuf, op);
 		break;
 	case RL_FOP_FSYNC:
 		io_uring_prep_fsync(sqe, op->fd, 0);
@@ -719,6 +744,25 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 	conn_settle(l, c);
 }
 
+/*
+ * Registers the loop's file I/O buffers.  Without them (RLIMIT_MEMLOCK too low even for a
+ * few, an old kernel) file I/O still works: plain READ and WRITE on heap chunks.
+ */
+static void setup_file_buffers(struct uloop *l)
+{
+	int ret = rl_fixedbuf_init(&l->fixed, &l->r.ring, FILE_BUF_COUNT, FILE_BUF_SIZE);
+
+	if (ret) {
+		rl_debug("loop %u: registering file buffers failed (%s); file reads and writes "
+			 "use heap buffers",
+			 l->base.index, strerror(-ret));
+		return;
+	}
+	l->base.fixedbuf = &l->fixed;
+	rl_debug("loop %u: %u registered file buffers of %u bytes%s", l->base.index, l->fixed.count,
+		 l->fixed.size, l->fixed.count < FILE_BUF_COUNT ? " (fewer: RLIMIT_MEMLOCK)" : "");
+}
+
 static int loop_setup(struct uloop *l)
 {
 	const struct rl_server_config *cfg = &l->base.srv->cfg;
@@ -738,6 +782,8 @@ static int loop_setup(struct uloop *l)
 	}
 	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
 		 cfg->buf_size);
+	if (l->base.srv->proto->on_fileop)
+		setup_file_buffers(l);
 	return 0;
 }
 
@@ -779,6 +825,10 @@ static void *loop_main(void *arg)
 		while (rl_ring_next(&l->r, &cqe))
 			handle(l, &cqe);
 	}
+	if (l->fixed.count)
+		rl_debug("loop %u: file buffers lent %llu times, all busy %llu times (heap used)",
+			 l->base.index, (unsigned long long)l->fixed.lent,
+			 (unsigned long long)l->fixed.missed);
 	if (l->r.overflows || l->r.submit_busy)
 		rl_debug("loop %u: CQ overflows %llu, submits that met a full CQ %llu",
 			 l->base.index, (unsigned long long)l->r.overflows,
@@ -792,6 +842,7 @@ static void *loop_main(void *arg)
 		rl_conn_release(&c->base);
 		free(c);
 	}
+	rl_fixedbuf_free(&l->fixed, &l->r.ring);
 	rl_bufring_free(&l->br, &l->r.ring);
 	rl_ring_exit(&l->r);
 	rl_server_thread_done(l->base.srv, &l->base.stats, l->fatal);

@@ -11,7 +11,10 @@
  * What it shows: file I/O driven by the same engine as the sockets.  On the uring engine
  * openat2 (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), write, fsync, close, renameat,
  * unlinkat, statx and read all go through the ring (core/conn.h rl_conn_fileop); the
- * epoll and blocking engines run the same steps as plain system calls.
+ * epoll and blocking engines run the same steps as plain system calls.  File data moves
+ * in chunks from rl_conn_file_chunk(), which on io_uring are the loop's registered
+ * buffers: a download is read into one (READ_FIXED) and sent from that same chunk; an
+ * upload is staged in one as it arrives and written from it (WRITE_FIXED).
  *
  * Safety: a name is one path component (servers/file_cmd.c); every open is relative to
  * the root directory fd and may not leave it or follow a symlink.  An upload goes to a
@@ -80,7 +83,7 @@ struct fconn {
 	uint64_t received; /* PUT: body bytes taken from the socket */
 	uint64_t discard;  /* F_DISCARD: body bytes still to skip */
 	struct rl_sha256 sha;
-	uint8_t *buf; /* PUT: bytes waiting to be written */
+	struct rl_chunk *stage; /* PUT: bytes waiting to be written, held until the PUT ends */
 	size_t buf_len;
 	struct rl_chunk *chunk; /* GET: chunk being read into */
 	struct statx stx;
@@ -161,9 +164,20 @@ static void open_file(struct rl_conn *c, struct fconn *f, enum fstate st, const 
 	start_op(c, f, st, RL_FOP_OPEN);
 }
 
+/* Gives the upload's staging chunk back (a registered buffer is not held by an idle
+ * connection). */
+static void put_release(struct fconn *f)
+{
+	if (f->stage)
+		rl_chunk_unref(f->stage);
+	f->stage = NULL;
+	f->buf_len = 0;
+}
+
 /* A command finished: take the next one, or close if the client has sent its last. */
 static void back_to_idle(struct rl_conn *c, struct fconn *f)
 {
+	put_release(f);
 	f->st = F_IDLE;
 	f->fd = -1;
 	f->tmp[0] = '\0';
@@ -177,6 +191,7 @@ static void back_to_idle(struct rl_conn *c, struct fconn *f)
 static void put_failed(struct rl_conn *c, struct fconn *f)
 {
 	f->tmp[0] = '\0';
+	put_release(f);
 	reply_errno(c, f->err);
 	f->discard = f->size == UINT64_MAX ? 0 : f->size - f->received;
 	if (f->sink || (c->flags & RL_CONN_EOF)) {
@@ -204,7 +219,7 @@ static void put_fail(struct rl_conn *c, struct fconn *f, int err)
 
 static void put_write(struct rl_conn *c, struct fconn *f)
 {
-	f->op.buf = f->buf;
+	f->op.buf = f->stage->data;
 	f->op.len = f->buf_len;
 	f->op.off = f->done;
 	start_op(c, f, F_PUT_WRITE, RL_FOP_WRITE);
@@ -223,9 +238,9 @@ static void put_begin(struct rl_conn *c, struct fconn *f)
 {
 	snprintf(f->tmp, sizeof(f->tmp), TMP_PREFIX "%d-%" PRIu64, (int)getpid(),
 		 (uint64_t)atomic_fetch_add(&tmp_seq, 1));
-	if (!f->buf)
-		f->buf = malloc(IO_CHUNK);
-	if (!f->buf) {
+	if (!f->stage)
+		f->stage = rl_conn_file_chunk(c, IO_CHUNK);
+	if (!f->stage) {
 		reply(c, "ERR 500 out of memory\n");
 		rl_conn_close(c);
 		return;
@@ -241,7 +256,7 @@ static void get_read(struct rl_conn *c, struct fconn *f)
 {
 	uint64_t left = f->size - f->done;
 
-	f->chunk = rl_chunk_new(IO_CHUNK);
+	f->chunk = rl_conn_file_chunk(c, IO_CHUNK);
 	if (!f->chunk) {
 		rl_conn_abort(c);
 		return;
@@ -390,7 +405,7 @@ static long file_step(struct rl_conn *c, const uint8_t *p, size_t n)
 			take = (size_t)(f->size - f->received);
 		if (take > n)
 			take = n;
-		memcpy(f->buf + f->buf_len, p, take);
+		memcpy(f->stage->data + f->buf_len, p, take);
 		rl_sha256_update(&f->sha, p, take);
 		f->buf_len += take;
 		f->received += take;
@@ -452,7 +467,7 @@ static void file_on_eof(struct rl_conn *c)
 
 	if (f->sink) {
 		sink_finish_if_done(c, f); /* else when the operation in flight completes */
-		} else if ((f->st == F_IDLE || f->st == F_DISCARD) && !(c->flags & RL_CONN_RESUMED)) {
+	} else if ((f->st == F_IDLE || f->st == F_DISCARD) && !(c->flags & RL_CONN_RESUMED)) {
 		/* Nothing in progress and nothing waiting to be re-read: whatever input is left
 		 * is a partial command that can never complete. */
 		rl_conn_close(c);
@@ -504,7 +519,7 @@ static void file_on_fileop(struct rl_conn *c, struct rl_fileop *op)
 		}
 		f->done += (uint64_t)res;
 		if ((size_t)res < f->buf_len) { /* short write: the rest, at the next offset */
-			memmove(f->buf, f->buf + res, f->buf_len - (size_t)res);
+			memmove(f->stage->data, f->stage->data + res, f->buf_len - (size_t)res);
 			f->buf_len -= (size_t)res;
 			put_write(c, f);
 			return;
@@ -647,7 +662,7 @@ static void file_on_close(struct rl_conn *c)
 		unlinkat(root_fd, f->tmp, 0);
 	if (f->chunk)
 		rl_chunk_unref(f->chunk);
-	free(f->buf);
+	put_release(f);
 }
 
 /* Opens --root, removes temporary files a killed server left, finds the next sink number. */
