@@ -14,6 +14,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Version of the result files' layout (docs/results.md): bumped only when a field is
+# renamed or removed or changes its unit or type; new fields do not bump it.
+SCHEMA_VERSION = 1
 
 # Peer name -> the Debian packages it needs.
 PEER_PACKAGES = {
@@ -32,10 +35,19 @@ def _sudo():
     return [] if os.geteuid() == 0 else ["sudo"]
 
 
+def _output(cmd):
+    """(exit status, stdout) of a command, (None, "") when it cannot be run at all
+    (no dpkg or lscpu on this system)."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None, ""
+    return r.returncode, r.stdout
+
+
 def _installed(pkg):
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True,
-                       text=True)
-    return r.returncode == 0 and "install ok installed" in r.stdout
+    rc, out = _output(["dpkg-query", "-W", "-f=${Status}", pkg])
+    return rc == 0 and "install ok installed" in out
 
 
 def _log_run(cmd, log, **kw):
@@ -95,9 +107,15 @@ def install_peers(log):
                                          "--no-install-recommends"] + pkgs, log, env=env)
                 if rc != 0:
                     notes[peer] = "apt-get install %s failed (exit %d)" % (" ".join(pkgs), rc)
+    return peer_status(notes, "after installing")
+
+
+def peer_status(notes=None, when="(nothing installed: --no-install)"):
+    """{peer: None when it can run, else why not}, from what is on this machine now."""
+    notes = dict(notes or {})
     for peer, binary in (("nginx", "nginx"), ("sockperf", "sockperf"), ("iperf3", "iperf3")):
         if peer not in notes and not shutil.which(binary):
-            notes[peer] = "%s not found after installing" % binary
+            notes[peer] = "%s not found %s" % (binary, when)
     if "nginx" not in notes and not stream_module():
         notes["nginx"] = "nginx has no stream module (libnginx-mod-stream)"
     return {peer: notes.get(peer) for peer in PEER_PACKAGES}
@@ -149,8 +167,8 @@ def binaries(builddir):
 
 
 def git(*args, cwd=ROOT):
-    r = subprocess.run(["git", "-C", str(cwd)] + list(args), capture_output=True, text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
+    rc, out = _output(["git", "-C", str(cwd)] + list(args))
+    return out.strip() if rc == 0 else None
 
 
 def git_info(cwd=ROOT):
@@ -186,11 +204,11 @@ def _cpu_model():
 
 
 def _hypervisor():
-    r = subprocess.run(["lscpu"], capture_output=True, text=True)
-    for line in r.stdout.splitlines():
+    rc, out = _output(["lscpu"])
+    for line in out.splitlines():
         if line.startswith("Hypervisor vendor:"):
             return line.split(":", 1)[1].strip()
-    return "none" if r.returncode == 0 else None
+    return "none" if rc == 0 else None
 
 
 def _compiler(builddir):
@@ -212,15 +230,15 @@ def _sysctl(name):
 
 
 def _pkg_version(pkg):
-    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                       text=True)
-    return r.stdout.strip() if r.returncode == 0 else None
+    rc, out = _output(["dpkg-query", "-W", "-f=${Version}", pkg])
+    return out.strip() if rc == 0 else None
 
 
 def describe(builddir, server, load, argv):
     """Everything a reader needs to know where the numbers came from."""
     opts = _buildtype(builddir) or {}
     return {
+        "schema_version": SCHEMA_VERSION,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hostname": platform.node(),
         "kernel": platform.release(),

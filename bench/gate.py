@@ -183,7 +183,8 @@ def run_pairs(args, sides, load_bin, out):
                     rec = trial(args, sides[side], load_bin, w, conns, raw, label,
                                 [sys.executable, str(STEAL), "steal", "%g" % steal, "--"]
                                 if steal else [])
-                    rec.update({"pair": pair, "conns": conns, "side": side})
+                    rec.update({"schema_version": env.SCHEMA_VERSION, "pair": pair,
+                                "conns": conns, "side": side})
                     recs.append(rec)
                     cpu = (rec.get("server_cpu") or {}).get("us_per_request")
                     say("[%3d] c=%-5d %-4s pair %-2d %s  %s/req  p99 %s  other CPU %.0f%%" % (
@@ -247,19 +248,26 @@ def verdict(ratios, higher_better, threshold):
 
 
 def select(records, conns):
-    """The records of `conns` to judge: the quiet pairs when there are at least
-    MIN_PAIRS of them, else all pairs (and a note saying so)."""
+    """The records of `conns` to judge, a note, and why they fall short (None, "busy" or
+    "failed").  The quiet pairs (both trials ok, other processes at most BUSY_PCT of a
+    core) when there are at least MIN_PAIRS of them; else all pairs, and either "busy"
+    -- disturbed pairs would have made up the number: run again on a quieter machine --
+    or "failed": too few pairs succeeded at all (trials failed or too few were run)."""
     mine = [r for r in records if r["conns"] == conns and not r.get("discarded")]
-    disturbed = {r["pair"] for r in mine
-                 if r.get("busy") or not r.get("ok") or _busy(r) > BUSY_PCT}
     pairs = {r["pair"] for r in mine if r["side"] == "base"} & \
         {r["pair"] for r in mine if r["side"] == "new"}
-    pairs -= disturbed
-    if len(pairs) >= MIN_PAIRS:
-        return [r for r in mine if r["pair"] in pairs], None
-    return mine, ("%d connections: only %d quiet pairs of %d: the machine was too busy to "
-                  "judge (the numbers shown include the disturbed pairs)"
-                  % (conns, len(pairs), len({r["pair"] for r in mine})))
+    failed = {r["pair"] for r in mine if not r.get("ok")}
+    disturbed = {r["pair"] for r in mine if r.get("busy") or _busy(r) > BUSY_PCT} - failed
+    quiet = pairs - failed - disturbed
+    if len(quiet) >= MIN_PAIRS:
+        return [r for r in mine if r["pair"] in quiet], None, None
+    if len(quiet) + len(pairs & disturbed) >= MIN_PAIRS:
+        return mine, ("%d connections: only %d quiet pairs of %d: the machine was too busy "
+                      "to judge (the numbers shown include the disturbed pairs)"
+                      % (conns, len(quiet), len(pairs))), "busy"
+    return mine, ("%d connections: only %d of %d pairs succeeded (%d with a failed trial): "
+                  "too few to judge" % (conns, len(pairs - failed), len(pairs),
+                                        len(pairs & failed))), "failed"
 
 
 def judge(records, args, paired=True):
@@ -268,10 +276,10 @@ def judge(records, args, paired=True):
     rows, failed, busy = [], False, False
     notes = []
     for conns in args.conns:
-        use, note = select(records, conns)
+        use, note, short = select(records, conns)
         if note and paired:
             notes.append(note)
-            busy = True
+            busy = busy or short == "busy"
         for key, label, higher, value in METRICS:
             base = {r["pair"]: value(r) for r in use
                     if r["side"] == "base" and r["conns"] == conns and r.get("ok")}
@@ -286,7 +294,7 @@ def judge(records, args, paired=True):
             thr = getattr(args, "threshold_" + key) / 100.0
             word, med, (lo, hi) = verdict(ratios, higher, thr)
             if note and paired:
-                word = "busy"
+                word = "busy" if short == "busy" else "n/a"
             _, rmin, rmax = spread(ratios)
             fmt = fmt_rate if key == "throughput" else (fmt_us if key == "p99" else fmt_num)
             rows.append([conns, label, fmt(median(list(base.values()))),
@@ -393,7 +401,7 @@ def noise_floor(args):
         recs = [json.loads(l) for l in open(Path(d) / "runs.jsonl")]
         recs = [r for r in recs if not r.get("discarded")]
         for conns in sorted({r["conns"] for r in recs}):
-            use, _ = select(recs, conns)
+            use, _, _ = select(recs, conns)
             for key, _, _, value in METRICS:
                 base = {r["pair"]: value(r) for r in use if r["side"] == "base" and r.get("ok")}
                 new = {r["pair"]: value(r) for r in use if r["side"] == "new" and r.get("ok")}

@@ -83,6 +83,9 @@ class Preset:
     peer_secs: float = 3.0         # sockperf pp / iperf3 length
     budget_s: float = None         # shorten non-headline blocks past this estimate
     extras: tuple = ("udp-pingpong", "bulk-tcp")
+    peers: bool = True             # False: no peer programs (and nothing to install)
+    quiet_wait_s: float = 2.0      # between trials: wait this long at most for calm
+    summary: str = ""              # one line for --help and --plan
 
 
 _DEFAULT_MATRIX = {
@@ -96,16 +99,30 @@ _DEFAULT_MATRIX = {
     "file-get": [1, 16],
 }
 PRESETS = {
+    # CI keeps the harness from rotting: one short trial per engine, in seconds.
+    "smoke": Preset("smoke", {"echo-64": [10]}, duration=1, warmup=0, reps=1, extras=(),
+                    peers=False, quiet_wait_s=0,
+                    summary="one 1 s echo-64 trial per engine at 10 connections"),
     "quick": Preset("quick", {"echo-64": [1000]}, duration=3, warmup=1, reps=5,
-                    peer_secs=1),
+                    peer_secs=1, summary="the headline: echo-64, 1000 connections, 5 reps"),
+    # Pull-request CI: the headline workloads, 3 reps of 2 s, no peers; bench/compare
+    # then gates on a paired run of its own.
+    "ci": Preset("ci", {"echo-64": [100, 1000], "echo-4k": [100], "echo-pipelined": [100],
+                        "greeting": [100], "udp": [100]},
+                 duration=2, warmup=0.5, reps=3, extras=(), peers=False, budget_s=5 * 60,
+                 summary="headline workloads, 3 reps of 2 s, no peers (pull requests)"),
     "default": Preset("default", _DEFAULT_MATRIX, duration=3, warmup=1, reps=5,
-                      budget_s=15 * 60),
+                      budget_s=15 * 60, summary="the matrix below, engines and peers"),
     "full": Preset("full", dict(_DEFAULT_MATRIX, **{"echo-64": [1, 100, 1000, 10000, 20000,
                                                                 30000]}),
-                   duration=5, warmup=2, reps=5, peer_secs=5),
+                   duration=5, warmup=2, reps=5, peer_secs=5,
+                   summary="the matrix plus 20k and 30k connections over several load "
+                           "processes"),
+    # The reliability soak (soak.py): duration/warmup are the load's, the matrix unused.
+    "soak": Preset("soak", {}, duration=540, warmup=60, reps=1, extras=(), peers=False,
+                   summary="10 minutes of mixed load over 20k descriptors: server RSS, "
+                           "fds, CPU over time"),
 }
-
-
 @dataclass
 class Block:
     key: str                       # "echo-64/c1000", "udp-pingpong", "bulk-tcp"
@@ -162,15 +179,21 @@ def split_connections(conns):
     return out
 
 
+QUIET_CHECK_S = 0.25               # procs.wait_quiet's shortest look between trials
+
+
 def estimate(block):
     """Seconds one trial of this block takes: the load generator starts its window on
-    the first whole second after ramp-up + warm-up, then measures; plus start/stop."""
-    if block.kind == "iperf3":
-        return block.duration + 1.0
-    if block.kind == "pingpong":
-        return block.duration + 1.0
+    the first whole second after ramp-up + warm-up, then measures; plus start/stop and
+    the look at the machine's load before the next trial."""
+    if block.kind in ("iperf3", "pingpong"):
+        return block.duration + 1.0 + QUIET_CHECK_S
     ramp = 0.05 + block.conns / 8000.0
-    return math.ceil(ramp + block.warmup) + block.duration + 0.8
+    return math.ceil(ramp + block.warmup) + block.duration + 0.8 + QUIET_CHECK_S
+
+
+def total_estimate(blocks):
+    return sum(estimate(b) * b.reps * len(b.targets) for b in blocks)
 
 
 def plan(preset, load_protos, peers_ok, only=None, no_peers=False, sockperf_client_ok=False):
@@ -262,26 +285,34 @@ def _dedupe(items):
 
 
 def fit_budget(blocks, preset, notes):
-    """Default preset: past its time budget, shorten the windows of the non-headline
-    blocks to 2 s, then their repetitions to 3 (never the headline's)."""
+    """Past the preset's time budget, shorten the non-headline blocks step by step --
+    2 s windows, then 0.5 s warm-ups, then 3 repetitions -- until the plan fits (the
+    headline block is never shortened).  A 0.5 s warm-up costs little: ringlab-load
+    starts its window on the first whole second after ramp-up and warm-up, so below
+    1000 connections the traffic before the window still lasts about a second."""
     if not preset.budget_s:
         return blocks
-    total = lambda: sum(estimate(b) * b.reps * len(b.targets) for b in blocks)  # noqa: E731
-    if total() <= preset.budget_s * 1.05:
-        return blocks
-    for b in blocks:
-        if (b.workload, b.conns) != HEADLINE and b.kind == "load" and b.duration > 2:
-            b.duration = 2.0
-    if total() > preset.budget_s * 1.05:
-        notes.append("to fit about %d minutes, non-headline blocks measure 2 s windows"
-                     % (preset.budget_s // 60))
-        for b in blocks:
-            if (b.workload, b.conns) != HEADLINE and b.reps > 3:
-                b.reps = 3
-        notes.append("... and run 3 repetitions instead of %d" % preset.reps)
-    else:
-        notes.append("to fit about %d minutes, non-headline blocks measure 2 s windows"
-                     % (preset.budget_s // 60))
+    limit = preset.budget_s * 1.05
+    others = [b for b in blocks if (b.workload, b.conns) != HEADLINE]
+    steps = (
+        ("non-headline blocks measure 2 s windows",
+         lambda b: b.kind == "load" and b.duration > 2, lambda b: setattr(b, "duration", 2.0)),
+        ("non-headline blocks warm up for 0.5 s",
+         lambda b: b.kind == "load" and b.warmup > 0.5, lambda b: setattr(b, "warmup", 0.5)),
+        ("non-headline blocks run 3 repetitions instead of %d" % preset.reps,
+         lambda b: b.reps > 3, lambda b: setattr(b, "reps", 3)),
+    )
+    done = []
+    for what, applies, apply in steps:
+        if total_estimate(blocks) <= limit:
+            break
+        hit = [b for b in others if applies(b)]
+        for b in hit:
+            apply(b)
+        if hit:
+            done.append(what)
+    if done:
+        notes.append("to fit about %d minutes, %s" % (preset.budget_s // 60, "; ".join(done)))
     return blocks
 
 

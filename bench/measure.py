@@ -183,7 +183,7 @@ def _wait(p, deadline):
             return stop(p, timeout=1)
 
 
-def _dig(doc, *keys):
+def dig(doc, *keys):
     for k in keys:
         if not isinstance(doc, dict):
             return None
@@ -195,8 +195,8 @@ def intervals(doc, lines, wall_offset):
     """[(start, end, requests)] of the JSON's per-second series on the harness clock
     (time.monotonic, which is CLOCK_MONOTONIC), and the method used."""
     series = doc.get("series") or []
-    bounds = [(_dig(doc, o, a), 1e-9, 0.0, "monotonic window") for o, a, _ in WINDOW_KEYS]
-    bounds.append((_dig(doc, WALL_KEYS[0], WALL_KEYS[1]), 1.0, wall_offset, "wall-clock window"))
+    bounds = [(dig(doc, o, a), 1e-9, 0.0, "monotonic window") for o, a, _ in WINDOW_KEYS]
+    bounds.append((dig(doc, WALL_KEYS[0], WALL_KEYS[1]), 1.0, wall_offset, "wall-clock window"))
     for s, scale, offset, method in bounds:
         if isinstance(s, (int, float)) and s > 0:
             s = s * scale - offset
@@ -249,24 +249,24 @@ def analyse(docs, lines_per_proc, files, sampler, statuses, wall_offset):
     problems = []
     if any(d is None for d in docs):
         return {"ok": False, "problems": ["ringlab-load wrote no JSON (exit %s)" % statuses]}
-    started = all(_dig(d, "totals", "window_started") for d in docs)
-    rps = sum(_dig(d, "totals", "requests_per_s") or 0 for d in docs)
-    requests = sum(_dig(d, "totals", "requests") or 0 for d in docs)
-    reached = sum(_dig(d, "connections", "reached") or 0 for d in docs)
-    target = sum(_dig(d, "connections", "target") or 0 for d in docs)
-    errors = sum(_dig(d, "errors", "total") or 0 for d in docs)
+    started = all(dig(d, "totals", "window_started") for d in docs)
+    rps = sum(dig(d, "totals", "requests_per_s") or 0 for d in docs)
+    requests = sum(dig(d, "totals", "requests") or 0 for d in docs)
+    reached = sum(dig(d, "connections", "reached") or 0 for d in docs)
+    target = sum(dig(d, "connections", "target") or 0 for d in docs)
+    errors = sum(dig(d, "errors", "total") or 0 for d in docs)
     if len(docs) == 1:
-        lat = {k: _dig(docs[0], "latency_us", "corrected", k) for k in PERCENTILES}
+        lat = {k: dig(docs[0], "latency_us", "corrected", k) for k in PERCENTILES}
     else:
         lat = merge_hgrm([f["hgrm"] for f in files]) or {}
     rec = {"throughput": rps, "requests": requests, "errors": errors,
-           "connections_reached": reached, "elapsed_s": max(_dig(d, "totals", "elapsed_s") or 0
+           "connections_reached": reached, "elapsed_s": max(dig(d, "totals", "elapsed_s") or 0
                                                              for d in docs),
            "latency_us": lat}
     # The client: its worker threads' CPU over its own window.
-    cli_pct = sum(_dig(d, "cpu", "percent_of_core") or 0 for d in docs)
-    busiest = max(_dig(d, "cpu", "busiest_thread_percent") or 0 for d in docs)
-    cli_s = sum((_dig(d, "cpu", "user_s") or 0) + (_dig(d, "cpu", "sys_s") or 0) for d in docs)
+    cli_pct = sum(dig(d, "cpu", "percent_of_core") or 0 for d in docs)
+    busiest = max(dig(d, "cpu", "busiest_thread_percent") or 0 for d in docs)
+    cli_s = sum((dig(d, "cpu", "user_s") or 0) + (dig(d, "cpu", "sys_s") or 0) for d in docs)
     rec["client_cpu"] = {"percent_of_core": cli_pct, "busiest_thread_percent": busiest,
                          "us_per_request": cli_s * 1e6 / requests if requests else None,
                          "bound": cli_pct > CLIENT_BOUND_PCT or busiest > CLIENT_BOUND_PCT}
@@ -280,10 +280,10 @@ def analyse(docs, lines_per_proc, files, sampler, statuses, wall_offset):
                                     requests if len(docs) == 1 else None)
     for d in docs:
         in_series = sum(p.get("requests", 0) for p in d.get("series") or [])
-        if in_series != (_dig(d, "totals", "requests") or 0):
+        if in_series != (dig(d, "totals", "requests") or 0):
             problems.append("per-second series add up to %d requests, totals say %d "
                             "(the load generator was starved?)"
-                            % (in_series, _dig(d, "totals", "requests") or 0))
+                            % (in_series, dig(d, "totals", "requests") or 0))
     if rec["server_cpu"].get("us_per_request") is None:
         problems.append("server CPU not attributed: %s" % methods[0])
     for d, s in zip(docs, statuses):

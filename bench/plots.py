@@ -10,6 +10,7 @@ Per workload:
 The data files gnuplot reads are kept in plots/data/."""
 import math
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from stats import spread
 COLORS = {"uring": "#1f77b4", "epoll": "#ff7f0e", "blocking": "#7f7f7f", "nginx": "#2ca02c",
           "sockperf-sr": "#9467bd"}
 SIZE = (960, 600)
+NO_GNUPLOT = "no plots: gnuplot is not installed (package gnuplot-nox)"
 FONT = "DejaVu Sans,11"
 
 
@@ -165,6 +167,8 @@ plot %s""" % (wname, title, lo_x, hi_x, ", ".join('"%d" %d' % (c, c) for c in co
 
 def make(out, blocks, records):
     """Draws every plot; returns ({workload: [(title, png, svg)]}, notes)."""
+    if not shutil.which("gnuplot"):
+        return {}, [NO_GNUPLOT]
     out = Path(out)
     outdir = out / "plots"
     (outdir / "data").mkdir(parents=True, exist_ok=True)
@@ -195,3 +199,37 @@ def make(out, blocks, records):
                               lambda r: (r.get("server_cpu") or {}).get("us_per_request")))
         figures[wname] = [f for f in figs if f]
     return figures, notes
+
+
+def soak(out, series, window):
+    """RSS and open descriptors of each server over the soak, minutes on x; the measured
+    window's start (the end of warm-up) as a vertical line.  `series`: {server: [(t_s,
+    rss_kib, fds)]}.  Returns ([(title, png, svg)], notes)."""
+    if not shutil.which("gnuplot"):
+        return [], [NO_GNUPLOT]
+    outdir = Path(out) / "plots"
+    (outdir / "data").mkdir(parents=True, exist_ok=True)
+    notes, figs = [], []
+    for metric, col, ylabel, div in (("rss", 1, "resident memory (MiB)", 1024.0),
+                                     ("fds", 2, "open descriptors", 1.0)):
+        curves = []
+        for name, rows in series.items():
+            data = outdir / "data" / ("soak-%s-%s.dat" % (metric, _safe(name)))
+            data.write_text("".join("%g %g\n" % (row[0] / 60.0, row[col] / div)
+                                    for row in rows if row[col] is not None))
+            curves.append((name, data))
+        plot = ", ".join("'%s' using 1:2 with lines %s title '%s'" % (d, _style(n, i), n)
+                         for i, (n, d) in enumerate(curves))
+        body = """set title "soak: %s of each server (warm-up ends at the dashed line)"
+set xlabel "minutes since the servers started"
+set ylabel "%s"
+set yrange [0:*]
+set grid
+set key outside right top
+set arrow from %g, graph 0 to %g, graph 1 nohead dt 2 lc rgb '#444444'
+plot %s""" % (ylabel, ylabel, window[0] / 60.0, window[0] / 60.0, plot)
+        base = "soak-%s" % metric
+        if curves and _gnuplot(body, base, outdir, notes):
+            figs.append(("soak: %s over time" % ylabel, "plots/%s.png" % base,
+                         "plots/%s.svg" % base))
+    return figs, notes

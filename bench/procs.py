@@ -10,6 +10,7 @@ asked to, and interpolates between samples."""
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,8 +22,29 @@ SERVER_CPU = 0
 LOAD_CPU = 1
 
 
+def pinning():
+    """{"server_cpu": 0, "load_cpu": 1} when both CPUs can be used and taskset exists;
+    else None CPUs and the reason (processes then run where the scheduler puts them)."""
+    try:
+        allowed = os.sched_getaffinity(0)
+    except OSError:
+        allowed = set()
+    if not shutil.which("taskset"):
+        why = "taskset not found (util-linux)"
+    elif not {SERVER_CPU, LOAD_CPU} <= allowed:
+        why = "CPUs %d and %d are not both available (allowed: %s)" % (
+            SERVER_CPU, LOAD_CPU, ",".join(map(str, sorted(allowed))) or "?")
+    else:
+        return {"server_cpu": SERVER_CPU, "load_cpu": LOAD_CPU}
+    return {"server_cpu": None, "load_cpu": None, "unpinned_because": why}
+
+
+_PINNING = pinning()
+
+
 def pinned(cpu, cmd):
-    return ["taskset", "-c", str(cpu)] + [str(c) for c in cmd]
+    cmd = [str(c) for c in cmd]
+    return ["taskset", "-c", str(cpu)] + cmd if _PINNING["server_cpu"] is not None else cmd
 
 
 class Registry:
@@ -129,6 +151,29 @@ def cpu_seconds(pid):
     except (OSError, IndexError):
         return None
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14, 15 of stat(5)
+
+
+def memory_and_threads(pid):
+    """(VmRSS in KiB, thread count) from /proc/PID/status; (None, None) if it is gone."""
+    rss = threads = None
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Threads:"):
+                    threads = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return rss, threads
+
+
+def fd_count(pid):
+    """Open descriptors of a process (entries of /proc/PID/fd), None if unreadable."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
 
 
 def children(pid):

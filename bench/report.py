@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import env
 import matrix
 from stats import (fmt_num, fmt_pct, fmt_range, fmt_rate, fmt_ratio, fmt_us,
                    md_table, median, paired_ratios, spread, text_table)
@@ -30,7 +31,7 @@ LIMITS = """\
 """
 
 
-def _groups(records):
+def group_records(records):
     """{block key: {target: [records sorted by rep]}}, in first-seen order."""
     out = {}
     for r in records:
@@ -159,10 +160,11 @@ def headline_text(block, targets, unit="req/s"):
                                if s["client_bound"] else "")])
     w = matrix.WORKLOADS[block.workload]
     head = ("Headline: %s (%s), %d connection%s\n"
-            "%d interleaved repetitions of %gs windows; server on CPU 0, ringlab-load on "
-            "CPU 1.\nmedian [min–max]; 'vs' columns: median [min–max] of per-repetition "
+            "%d interleaved repetition%s of %gs windows; server on CPU 0, ringlab-load "
+            "on CPU 1.\nmedian [min–max]; 'vs' columns: median [min–max] of per-repetition "
             "ratios\n" % (block.workload, w.summary, block.conns,
-                           "" if block.conns == 1 else "s", block.reps, block.duration))
+                           "" if block.conns == 1 else "s", block.reps,
+                           "" if block.reps == 1 else "s", block.duration))
     return head + "\n" + text_table(
         ["engine", unit, "vs blocking", "vs epoll", "server µs/req", "server CPU", "p50",
          "p99", "p99.9", "client CPU"], rows)
@@ -231,25 +233,22 @@ def iperf_section(targets):
     return md_table(["iperf3 Gbit/s", "receiver CPU", "sender CPU", "n"], [row])
 
 
-def write(out, environment, blocks, records, notes, figures, interrupted):
-    """Writes report.md and summary.json; returns the summary (with headline_text)."""
+def write(out, environment, blocks, records, notes, figures, interrupted, view_notes=()):
+    """Writes report.md and summary.json; returns the summary (with headline_text).
+    `notes` are the run's (kept in summary.json), `view_notes` the drawing's (plots)."""
     out = Path(out)
-    groups = _groups(records)
+    groups = group_records(records)
     g = environment["git"]
     run = out.name
     headline = next((b for b in blocks if (b.workload, b.conns) == matrix.HEADLINE
                      and b.key in groups), None) or \
         next((b for b in blocks if b.kind == "load" and b.key in groups), None)
-    summary = {"run": run, "date": environment["date"], "commit": g["commit"],
-               "short": g["short"], "dirty": g["dirty"], "preset": environment["preset"],
-               "interrupted": interrupted, "trials": len(records),
-               "failed": sum(1 for r in records if not r.get("ok")), "groups": []}
-    md = ["# ringlab benchmark %s" % run, "",
-          "%s, commit `%s`%s (%s), preset **%s**%s." % (
-              environment["date"], g["short"], " + uncommitted changes" if g["dirty"] else "",
-              g.get("subject") or "", environment["preset"],
-              " — **interrupted**, partial" if interrupted else ""),
-          "", "Command: `%s`" % environment["harness_command"], ""]
+    summary = {"schema_version": env.SCHEMA_VERSION, "run": run, "date": environment["date"],
+               "commit": g["commit"], "short": g["short"], "dirty": g["dirty"],
+               "preset": environment["preset"], "interrupted": interrupted,
+               "trials": len(records), "failed": sum(1 for r in records if not r.get("ok")),
+               "notes": list(notes), "blocks": [block_json(b) for b in blocks], "groups": []}
+    md = title_lines(environment, run, interrupted)
     if headline:
         text = headline_text(headline, groups[headline.key],
                              matrix.WORKLOADS[headline.workload].unit)
@@ -266,8 +265,8 @@ def write(out, environment, blocks, records, notes, figures, interrupted):
            "Each trial starts a fresh server pinned to CPU 0 (`taskset -c 0`) and runs "
            "`ringlab-load` pinned to CPU 1 against it, then stops the server with SIGTERM "
            "(it must exit 0). Trials of one block (a workload at one connection count) run "
-           "interleaved: uring, epoll, blocking, peers, then again, %s times. Server CPU is "
-           "utime+stime from `/proc/PID/stat` over the load generator's measurement window "
+           "interleaved: uring, epoll, blocking, peers, then again (%s repetitions). Server "
+           "CPU is utime+stime from `/proc/PID/stat` over the load generator's measurement window "
            "(found from its per-second progress lines), divided by the requests it "
            "completed in that window. Latency is ringlab-load's HDR histogram (closed loop: "
            "corrected = uncorrected), the median over repetitions of each percentile. Raw "
@@ -305,12 +304,30 @@ def write(out, environment, blocks, records, notes, figures, interrupted):
             md += [file_rates(present, groups), ""]
         for title, png, svg in figures.get(wname, []):
             md += ["![%s](%s) ([SVG](%s))" % (title, png, svg), ""]
-    if notes:
-        md += ["## Not measured, and other notes", ""] + ["- " + n for n in notes] + [""]
+    if notes or view_notes:
+        md += ["## Not measured, and other notes", ""] + \
+            ["- " + n for n in list(notes) + list(view_notes)] + [""]
     md += environment_section(environment, records)
     (out / "report.md").write_text("\n".join(md) + "\n")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def title_lines(environment, run, interrupted):
+    """The report's first lines: run, date, commit, preset, the command."""
+    g = environment["git"]
+    return ["# ringlab benchmark %s" % run, "",
+            "%s, commit `%s`%s (%s), preset **%s**%s." % (
+                environment["date"], g["short"], " + uncommitted changes" if g["dirty"] else "",
+                g.get("subject") or "", environment["preset"],
+                " — **interrupted**, partial" if interrupted else ""),
+            "", "Command: `%s`" % environment["harness_command"], ""]
+
+
+def block_json(b):
+    return {"key": b.key, "workload": b.workload, "conns": b.conns, "kind": b.kind,
+            "targets": list(b.targets), "reps": b.reps, "duration": b.duration,
+            "warmup": b.warmup}
 
 
 def _jsonable(s):
@@ -318,6 +335,12 @@ def _jsonable(s):
         "ratios": {n: {"throughput": r["throughput"],
                        "server_us_per_request": r["server_us_per_request"]}
                    for n, r in s["ratios"].items()}}
+
+
+def _pinning(p):
+    if p.get("server_cpu") is None:
+        return "none: %s" % (p.get("unpinned_because") or "unknown")
+    return "server CPU %d, load CPU %d" % (p["server_cpu"], p["load_cpu"])
 
 
 def environment_section(e, records):
@@ -329,8 +352,7 @@ def environment_section(e, records):
                                                      e["optimization"], e["c_args"] or "none")],
             ["server", e["server_version"]], ["load generator", e["load_version"]],
             ["git", "%s%s" % (e["git"]["commit"], " (dirty)" if e["git"]["dirty"] else "")],
-            ["date", e["date"]], ["pinning", "server CPU %d, load CPU %d" % (
-                e["pinning"]["server_cpu"], e["pinning"]["load_cpu"])],
+            ["date", e["date"]], ["pinning", _pinning(e.get("pinning") or {})],
             ["load average", "%s at start, %s at end" % (
                 " ".join("%.2f" % x for x in e["loadavg_at_start"]),
                 " ".join("%.2f" % x for x in e.get("loadavg_at_end", [])))],
@@ -363,12 +385,15 @@ Each run of `bench/run` writes one directory here, named `<YYYY-MM-DD>-<commit>`
 | `report.md` | tables per workload (engines and peers side by side), plots, limits, environment |
 | `summary.json` | the same numbers, machine-readable (`bench/compare` reads `runs.jsonl`) |
 | `runs.jsonl` | one line per trial: parameters, exact commands, every derived number |
+| `results.csv`, `summary.csv` | one row per trial; one row per block and server (medians, min–max, ratios) |
+| `soak.csv` | `--soak` only: server RSS, descriptors, threads and CPU, one row per server per second |
 | `environment.json` | kernel, CPU, liburing, compiler, build type, git commit, date, sysctls |
 | `raw/` | each trial's ringlab-load JSON and `.hgrm`, and the stderr of both sides |
 | `plots/` | PNG and SVG: latency percentiles, throughput and CPU/request vs connections |
 | `setup.log` | what installing and building printed |
 
-`latest` points at the newest run. How to run and read them: [bench/README.md](../bench/README.md).
+`latest` points at the newest run. How to run and read them: [bench/README.md](../bench/README.md);
+every file's fields: [docs/results.md](../docs/results.md).
 
 ## Runs (newest first)
 

@@ -1,11 +1,14 @@
 """bench/run: set up, build, run the interleaved matrix, write the result directory.
 
-    bench/run [--quick | --full] [--reps N] [--duration S] [--only W[,W]] [--out DIR]
-              [--no-peers] [--no-build]
+    bench/run [--smoke | --quick | --ci | --full | --soak] [--reps N] [--duration S]
+              [--only W[,W]] [--out DIR] [--no-peers] [--no-build] [--build-dir DIR]
+              [--no-install] [--plan] [--report DIR]
 
 Every trial starts a fresh server (so no state and no CPU carries over between trials),
 runs the load generator against it, stops it with SIGTERM and checks it exits 0.
-Results land in results/<YYYY-MM-DD>-<shortcommit>/ (see results/README.md)."""
+Results land in results/<YYYY-MM-DD>-<shortcommit>/ (see results/README.md and
+docs/results.md).  Exit status: 0 done; 1 setup failed, or (--smoke, --ci, --soak) a
+trial failed or the soak did not pass; 2 bad usage; 130 interrupted."""
 import argparse
 import datetime
 import json
@@ -21,23 +24,26 @@ import env
 import matrix
 import measure
 import peers
-import plots
 import report
-from procs import REGISTRY, install_signal_handlers, wait_quiet
+import resultdir
+import soak
+from procs import REGISTRY, install_signal_handlers, pinning, wait_quiet
 from stats import fmt_duration, fmt_rate, fmt_us
 
-QUIET_WAIT_S = 2.0  # between trials: wait up to this long for other processes to calm down
+STRICT_PRESETS = ("smoke", "ci", "soak")   # a failed trial fails the run
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="bench/run", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="bench/run", description=__doc__.split("\n\n")[0],
+        epilog="exit status: 0 done; 1 setup or build failed, or (--smoke, --ci, --soak) a "
+               "trial failed or the soak did not pass; 2 bad usage; 130 interrupted.  "
+               "Every preset's estimated time: bench/run --plan.  Files: docs/results.md")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--quick", action="store_const", dest="preset", const="quick",
-                   help="the headline only: echo-64, 1000 connections, 5 reps (~2.5 min)")
-    g.add_argument("--full", action="store_const", dest="preset", const="full",
-                   help="the matrix plus 20k and 30k connections over several load "
-                        "processes with --source rotation (~55 min)")
+    for name, preset in matrix.PRESETS.items():
+        if name != "default":
+            g.add_argument("--" + name, action="store_const", dest="preset", const=name,
+                           help=preset.summary)
     p.set_defaults(preset="default")
     p.add_argument("--reps", type=int, help="repetitions of every configuration (>= 1)")
     p.add_argument("--duration", type=float, help="measured window per trial, seconds")
@@ -47,10 +53,23 @@ def parse_args(argv):
     p.add_argument("--out", help="result directory (default results/<date>-<commit>)")
     p.add_argument("--no-peers", action="store_true", help="no nginx/sockperf/iperf3")
     p.add_argument("--no-build", action="store_true",
-                   help="use the binaries already in build-bench/ as they are")
+                   help="use the binaries already in the build directory as they are")
+    p.add_argument("--build-dir", metavar="DIR",
+                   help="use this existing meson build as it is (implies --no-build; "
+                        "default build-bench/, built in release mode)")
+    p.add_argument("--no-install", action="store_true",
+                   help="install nothing (--smoke and --plan never install): peers, "
+                        "gnuplot and taskset are used when present")
+    p.add_argument("--engine", default="uring", choices=matrix.ENGINES,
+                   help="--soak: the engine under test (default uring)")
+    p.add_argument("--fds", type=int, default=20000,
+                   help="--soak: sockets the load processes hold in all (default 20000)")
     p.add_argument("--plan", action="store_true",
-                   help="print the trials and the time they take, run nothing")
-    p.add_argument("--build-dir", default=str(env.ROOT / "build-bench"), help=argparse.SUPPRESS)
+                   help="print the trials, their estimated time and every preset's, run "
+                        "nothing (installs and builds nothing)")
+    p.add_argument("--report", metavar="DIR",
+                   help="write report.md, summary.json, the CSV files and plots of result "
+                        "directory DIR again from its runs.jsonl, run nothing")
     a = p.parse_args(argv)
     if a.only:
         a.only = [w.strip() for w in a.only.split(",") if w.strip()]
@@ -59,6 +78,13 @@ def parse_args(argv):
             p.error("unknown workload(s): %s" % ", ".join(unknown))
     if a.reps is not None and a.reps < 1:
         p.error("--reps must be at least 1")
+    if a.fds < 1:
+        p.error("--fds must be at least 1")
+    a.build = not (a.no_build or a.build_dir or a.plan)
+    a.build_dir = Path(a.build_dir or env.ROOT / "build-bench").resolve()
+    a.install = not (a.no_install or a.preset == "smoke" or a.plan)
+    a.peers_off = a.no_peers          # as asked; a preset may add its own
+    a.no_peers = a.no_peers or not matrix.PRESETS[a.preset].peers
     return a
 
 
@@ -82,34 +108,114 @@ def say(msg=""):
     print(msg, flush=True)
 
 
+def setup(args, log):
+    """Installs (unless told not to) and builds (unless given a build); returns
+    {peer: None or why it cannot run}.  Raises env.SetupError."""
+    if args.install:
+        say("setup: packages (.ci/deps --bench%s)" % ("" if args.no_peers else " + peers"))
+        env.install_base(log)
+    if args.no_peers:
+        peers_ok = {p: "--no-peers" for p in env.PEER_PACKAGES}
+    elif args.install:
+        peers_ok = env.install_peers(log)
+        for peer, why in peers_ok.items():
+            if why:
+                say("  peer %s unavailable: %s" % (peer, why))
+    else:
+        peers_ok = env.peer_status()
+    if args.build:
+        say("setup: release build in %s" % os.path.relpath(args.build_dir, env.ROOT))
+        env.build(args.build_dir, log)
+    return peers_ok
+
+
+def probe(server, load):
+    """What the binaries can do: (load protocols, server's sockperf option, notes).
+    Without binaries (a plan before the first build) every mode is assumed."""
+    try:
+        load_protos, _ = matrix.load_protocols(load)
+        srv_help = subprocess.run([str(server), "--help"], capture_output=True, text=True,
+                                  timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ({w.load_proto for w in matrix.WORKLOADS.values()}, None,
+                ["binaries not built yet: the plan assumes every ringlab-load mode"])
+    return load_protos, peers.server_sockperf_option(srv_help), []
+
+
+def plan_blocks(preset, args, load_protos, peers_ok, sockperf_opt, notes):
+    blocks, more = matrix.plan(preset, load_protos, peers_ok, args.only, args.no_peers,
+                               sockperf_client_ok=bool(sockperf_opt))
+    notes += more
+    return matrix.fit_budget(blocks, preset, notes)
+
+
+def preset_estimate(name, args, load_protos, peers_ok, sockperf_opt):
+    """Seconds the preset `name` takes as given (no overrides but --only/--no-peers)."""
+    preset = matrix.PRESETS[name]
+    if name == "soak":
+        return soak.estimate(preset, args.fds)
+    no_peers = args.peers_off or not preset.peers
+    a = argparse.Namespace(only=args.only, no_peers=no_peers)
+    ok = peers_ok if not no_peers else {p: "--no-peers" for p in env.PEER_PACKAGES}
+    return matrix.total_estimate(plan_blocks(preset, a, load_protos, ok, sockperf_opt, []))
+
+
+def show_plan(args, preset, blocks, notes, load_protos, peers_ok, sockperf_opt):
+    for n in notes:
+        say("note: " + n)
+    if preset.name == "soak":
+        loads, more = soak.plan(args.fds, load_protos)
+        for n in more:
+            say("note: " + n)
+        say("plan: soak on the %s engine, %d descriptors, %gs warm-up + %gs window, "
+            "about %s" % (args.engine, args.fds, preset.warmup, preset.duration,
+                          fmt_duration(soak.estimate(preset, args.fds))))
+        for l in loads:
+            say("  %-16s %6d connections  %s" % (l.workload, l.conns, l.source or ""))
+    else:
+        say("plan: %d blocks, %d trials, about %s" % (
+            len(blocks), len(matrix.trials(blocks)), fmt_duration(matrix.total_estimate(blocks))))
+        for b in blocks:
+            say("  %-22s %s x %d reps, %gs windows, %gs warm-up, ~%s" % (
+                b.key, " ".join(b.targets), b.reps, b.duration, b.warmup,
+                fmt_duration(matrix.estimate(b) * b.reps * len(b.targets))))
+    say("every preset (trials only; setup and build come on top):")
+    for name, p in matrix.PRESETS.items():
+        est = preset_estimate(name, args, load_protos, peers_ok, sockperf_opt)
+        say("  %-4s %-8s ~%-7s %s" % ("*" if name == preset.name else "", name,
+                                      fmt_duration(est), p.summary))
+    return 0
+
+
 def main(argv):
     args = parse_args(argv[1:])
     install_signal_handlers()
+    if args.report:
+        resultdir.regenerate(args.report)
+        say("rewrote %s" % os.path.join(args.report, "report.md"))
+        return 0
     preset = matrix.with_overrides(matrix.PRESETS[args.preset], args.duration, args.warmup,
                                    args.reps)
+    server, load = env.binaries(args.build_dir)
+    if args.plan:
+        load_protos, sockperf_opt, notes = probe(server, load)
+        peers_ok = ({p: "--no-peers" for p in env.PEER_PACKAGES} if args.peers_off
+                    else {p: None for p in env.PEER_PACKAGES})  # a run installs them
+        blocks = [] if preset.name == "soak" else \
+            plan_blocks(preset, args, load_protos, peers_ok, sockperf_opt, notes)
+        say("ringlab bench: preset %s (plan only)" % preset.name)
+        return show_plan(args, preset, blocks, notes, load_protos, peers_ok, sockperf_opt)
     git = env.git_info()
-    out = Path(tempfile.mkdtemp(prefix="ringlab-plan-")) if args.plan else \
-        result_dir(args.out, git["short"])
+    out = result_dir(args.out, git["short"])
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     say("ringlab bench: preset %s -> %s" % (preset.name, os.path.relpath(out)))
     with open(out / "setup.log", "a") as log:
         try:
-            say("setup: packages (.ci/deps --bench%s)" % ("" if args.no_peers else " + peers"))
-            env.install_base(log)
-            peers_ok = ({p: "--no-peers" for p in env.PEER_PACKAGES} if args.no_peers
-                        else env.install_peers(log))
-            for peer, why in peers_ok.items():
-                if why and not args.no_peers:
-                    say("  peer %s unavailable: %s" % (peer, why))
-            builddir = Path(args.build_dir)
-            if not args.no_build:
-                say("setup: release build in %s" % os.path.relpath(builddir, env.ROOT))
-                env.build(builddir, log)
+            peers_ok = setup(args, log)
         except env.SetupError as e:
             say("bench/run: %s" % e)
             return 1
-    server, load = env.binaries(builddir)
     for b in (server, load):
         if not b.exists():
             say("bench/run: %s is missing (build first, or drop --no-build)" % b)
@@ -118,33 +224,49 @@ def main(argv):
     # in the results can be re-run from a checkout anywhere.
     os.chdir(env.ROOT)
     server, load, raw = rel(server), rel(load), Path(rel(raw))
-    load_protos, _ = matrix.load_protocols(load)
-    srv_help = subprocess.run([str(server), "--help"], capture_output=True, text=True).stdout
-    sockperf_opt = peers.server_sockperf_option(srv_help)
-    blocks, notes = matrix.plan(preset, load_protos, peers_ok, args.only, args.no_peers,
-                                sockperf_client_ok=bool(sockperf_opt))
-    blocks = matrix.fit_budget(blocks, preset, notes)
-    todo = matrix.trials(blocks)
-    environment = env.describe(builddir, server, load, argv)
-    environment.update({"preset": preset.name, "pinning": {"server_cpu": 0, "load_cpu": 1},
+    load_protos, sockperf_opt, notes = probe(server, load)
+    environment = env.describe(args.build_dir, server, load, argv)
+    environment.update({"preset": preset.name, "pinning": pinning(),
                         "load_protocols": sorted(load_protos),
                         "server_sockperf_option": sockperf_opt, "peers": peers_ok})
+    if environment["pinning"]["server_cpu"] is None:
+        notes.append("not pinned: %s" % environment["pinning"]["unpinned_because"])
     (out / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
+    if preset.name == "soak":
+        return run_soak(args, preset, out, server, load, load_protos, environment, notes)
+    blocks = plan_blocks(preset, args, load_protos, peers_ok, sockperf_opt, notes)
     for n in notes:
         say("note: " + n)
-    est_total = sum(t.est_s for t in todo)
-    say("plan: %d blocks, %d trials, about %s (server on CPU 0, load on CPU 1)"
-        % (len(blocks), len(todo), fmt_duration(est_total)))
-    if args.plan:
-        for b in blocks:
-            say("  %-22s %s x %d reps, %gs windows, ~%s" % (
-                b.key, " ".join(b.targets), b.reps, b.duration,
-                fmt_duration(matrix.estimate(b) * b.reps * len(b.targets))))
-        shutil.rmtree(out, ignore_errors=True)
-        return 0
+    todo = matrix.trials(blocks)
+    pin = environment["pinning"]
+    say("plan: %d blocks, %d trials, about %s (%s)" % (
+        len(blocks), len(todo), fmt_duration(matrix.total_estimate(blocks)),
+        "server on CPU %d, load on CPU %d" % (pin["server_cpu"], pin["load_cpu"])
+        if pin["server_cpu"] is not None else "not pinned"))
+    records, interrupted = run_trials(todo, out / "runs.jsonl", server, load, raw,
+                                      sockperf_opt, preset.quiet_wait_s)
+    environment["loadavg_at_end"] = list(os.getloadavg())
+    (out / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
+    summary = resultdir.write_views(out, environment, blocks, records, notes, interrupted)
+    if out.parent == env.ROOT / "results":
+        report.update_index(env.ROOT / "results", latest=out.name)
+    say()
+    say(summary["headline_text"])
+    say()
+    say("report: %s" % os.path.relpath(out / "report.md"))
+    if interrupted:
+        return 130
+    if summary["failed"] and preset.name in STRICT_PRESETS:
+        say("bench/run: %d of %d trials failed" % (summary["failed"], len(records)))
+        return 1
+    return 0
+
+
+def run_trials(todo, runs_path, server, load, raw, sockperf_opt, quiet_wait_s):
+    """Runs the trials in order, appending each record to runs.jsonl; returns (records,
+    interrupted)."""
     records, interrupted = [], False
     spent = est_done = 0.0
-    runs_path = out / "runs.jsonl"
     try:
         for i, trial in enumerate(todo, 1):
             t0 = time.monotonic()
@@ -156,27 +278,37 @@ def main(argv):
             est_done += trial.est_s
             left = sum(t.est_s for t in todo[i:]) * (spent / est_done if est_done else 1)
             say(progress_line(i, len(todo), trial, rec, left))
-            wait_quiet(QUIET_WAIT_S)
+            if i < len(todo):
+                wait_quiet(quiet_wait_s)
     except KeyboardInterrupt:
         interrupted = True
         say("\ninterrupted: writing the report for the %d trials done" % len(records))
     finally:
         REGISTRY.cleanup()
+    return records, interrupted
+
+
+def run_soak(args, preset, out, server, load, load_protos, environment, notes):
+    say("soak: %s engine, %d descriptors, %gs warm-up + %gs window (about %s)" % (
+        args.engine, args.fds, preset.warmup, preset.duration,
+        fmt_duration(soak.estimate(preset, args.fds))))
+    try:
+        result, records, samples, more, interrupted = soak.run(
+            out, server, load, preset, args.engine, args.fds, load_protos, say)
+    except measure.TrialError as e:
+        say("bench/run: soak could not start: %s" % e)
+        return 1
+    finally:
+        REGISTRY.cleanup()
+    with open(out / "runs.jsonl", "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
     environment["loadavg_at_end"] = list(os.getloadavg())
     (out / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
-    try:
-        figures, plot_notes = plots.make(out, blocks, records)
-    except Exception as e:  # plots are a view of numbers that are written anyway
-        figures, plot_notes = {}, ["plots failed: %s" % e]
-    summary = report.write(out, environment, blocks, records, notes + plot_notes, figures,
-                           interrupted)
-    if out.parent == env.ROOT / "results":
-        report.update_index(env.ROOT / "results", latest=out.name)
-    say()
-    say(summary["headline_text"])
-    say()
+    soak.write(out, environment, result, records, samples, notes + more, interrupted)
+    say("soak: %s" % ("PASS" if result["pass"] else "FAIL: " + "; ".join(result["failures"])))
     say("report: %s" % os.path.relpath(out / "report.md"))
-    return 130 if interrupted else 0
+    return 130 if interrupted else 0 if result["pass"] else 1
 
 
 def _label(seq, trial):
@@ -188,9 +320,10 @@ def _label(seq, trial):
 def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
     b = trial.block
     label = _label(seq, trial)
-    rec = {"seq": seq, "block": b.key, "workload": b.workload, "conns": b.conns,
-           "target": trial.target, "rep": trial.rep, "kind": b.kind, "label": label,
-           "duration": b.duration, "warmup": b.warmup,
+    rec = {"schema_version": env.SCHEMA_VERSION, "seq": seq, "block": b.key,
+           "workload": b.workload, "conns": b.conns, "target": trial.target,
+           "rep": trial.rep, "kind": b.kind, "label": label, "duration": b.duration,
+           "warmup": b.warmup,
            "started": datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M:%S")}
     root = None
     try:
