@@ -328,8 +328,18 @@ def trials(blocks):
     return out
 
 
-def with_overrides(preset, duration=None, warmup=None, reps=None):
+def with_overrides(preset, duration=None, warmup=None, reps=None, conns=None, size=None):
+    """The preset with the command line's overrides.  `conns` (a list) replaces every
+    workload's connection counts; `size` replaces the request size of every workload
+    that has one (WORKLOADS is changed in place, its summary saying so)."""
     kw = {}
+    if conns:
+        kw["matrix"] = {name: list(conns) for name in preset.matrix}
+    if size:
+        for name, w in list(WORKLOADS.items()):
+            if w.size:
+                WORKLOADS[name] = replace(w, size=size,
+                                          summary="%s [--size %s]" % (w.summary, size))
     if duration:
         kw["duration"] = duration
     if warmup is not None:

@@ -50,6 +50,12 @@ def parse_args(argv):
     p.add_argument("--warmup", type=float, help="warm-up before the window, seconds")
     p.add_argument("--only", help="comma-separated workloads (%s, %s)" % (
         ", ".join(matrix.WORKLOADS), ", ".join(matrix.EXTRA_BLOCKS)))
+    p.add_argument("--conns", metavar="N[,N]",
+                   help="connection counts for every selected workload instead of the "
+                        "preset's (e.g. --only udp --conns 64)")
+    p.add_argument("--size", metavar="SIZE",
+                   help="request size for every selected workload that has one instead of "
+                        "its own (e.g. --only file-get --conns 1 --size 1GiB)")
     p.add_argument("--out", help="result directory (default results/<date>-<commit>)")
     p.add_argument("--no-peers", action="store_true", help="no nginx/sockperf/iperf3")
     p.add_argument("--no-build", action="store_true",
@@ -76,6 +82,13 @@ def parse_args(argv):
         unknown = [w for w in a.only if w not in matrix.WORKLOADS and w not in matrix.EXTRA_BLOCKS]
         if unknown:
             p.error("unknown workload(s): %s" % ", ".join(unknown))
+    if a.conns:
+        try:
+            a.conns = [int(c) for c in a.conns.split(",") if c.strip()]
+        except ValueError:
+            p.error("--conns takes comma-separated integers")
+        if not a.conns or min(a.conns) < 1:
+            p.error("--conns must be at least 1")
     if a.reps is not None and a.reps < 1:
         p.error("--reps must be at least 1")
     if a.fds < 1:
@@ -195,7 +208,7 @@ def main(argv):
         say("rewrote %s" % os.path.join(args.report, "report.md"))
         return 0
     preset = matrix.with_overrides(matrix.PRESETS[args.preset], args.duration, args.warmup,
-                                   args.reps)
+                                   args.reps, args.conns, args.size)
     server, load = env.binaries(args.build_dir)
     if args.plan:
         load_protos, sockperf_opt, notes = probe(server, load)
