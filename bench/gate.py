@@ -28,11 +28,13 @@ import datetime
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import env
@@ -84,6 +86,11 @@ def parse_args(argv):
                         "(bench/procs.py steal)")
     p.add_argument("--steal-new", type=float, metavar="PCT",
                    help="the same for NEW: the honest 'slowed NEW' of the gate's proof")
+    p.add_argument("--server-args-base", default="", metavar="ARGS",
+                   help="extra ringlab-server options for BASE (shell words)")
+    p.add_argument("--server-args-new", default="", metavar="ARGS",
+                   help="the same for NEW, e.g. '--debug-spin-ns 1500': the gate's "
+                        "deliberate-slowdown proof")
     for key, _, _, _ in METRICS:
         p.add_argument("--threshold-" + key, type=float, default=THRESHOLDS[key] * 100,
                        metavar="PCT", help="default %g%%%%" % (THRESHOLDS[key] * 100))
@@ -180,7 +187,9 @@ def run_pairs(args, sides, load_bin, out):
                     n += 1
                     label = "%03d-c%d-%s-p%d" % (n, conns, side, pair)
                     steal = args.steal_new if side == "new" else args.steal_base
-                    rec = trial(args, sides[side], load_bin, w, conns, raw, label,
+                    extra = shlex.split(getattr(args, "server_args_" + side))
+                    wside = replace(w, server_args=tuple(w.server_args) + tuple(extra))
+                    rec = trial(args, sides[side], load_bin, wside, conns, raw, label,
                                 [sys.executable, str(STEAL), "steal", "%g" % steal, "--"]
                                 if steal else [])
                     rec.update({"schema_version": env.SCHEMA_VERSION, "pair": pair,
@@ -370,6 +379,8 @@ def main(argv):
         steal = getattr(args, "steal_" + side)
         if steal:
             desc[side] += ", beside a %g%% CPU hog" % steal
+        if getattr(args, "server_args_" + side):
+            desc[side] += ", server %s" % getattr(args, "server_args_" + side)
     title = ("BASE %s (%s)  vs  NEW %s (%s): %s engine, echo-64, %d pairs, %gs windows"
              % (args.base, desc["base"], args.new, desc["new"], args.engine, args.pairs,
                 args.duration))
