@@ -3,21 +3,20 @@
  *
  *   ringlab-load PROTOCOL --target ADDR [options]
  *
- * Addresses and numbers are parsed by the same core code as ringlab-server's (addr.h,
- * units.h).  Bad usage prints one line on stderr and makes the program exit 2.
+ * Addresses, numbers and usage errors go through the same core code as ringlab-server's
+ * (addr.h, cli.h).  Bad usage prints one line on stderr and makes the program exit 2.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "load.h"
-#include "rl_config.h"
 #include "units.h"
 
 #define DEFAULT_CONNECTIONS	64u
@@ -188,44 +187,13 @@ static void usage(FILE *f)
 	    "  ringlab-load file --target 127.0.0.1:7004 -c 8 -s 1MiB --mode mixed\n");
 }
 
-/* Prints one line about bad usage and returns 2. */
-__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "ringlab-load: %s (see --help)\n", msg);
-	return 2;
-}
-
-static int parse_uint(const char *opt, const char *arg, uint64_t min, uint64_t max, unsigned *out)
-{
-	uint64_t v;
-
-	if (rl_parse_count(arg, min, max, &v))
-		return bad_usage("invalid value for --%s: '%s' (%llu..%llu)", opt, arg,
-				 (unsigned long long)min, (unsigned long long)max);
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int parse_rate(const char *opt, const char *arg, double *out)
 {
 	uint64_t v;
 
 	if (rl_parse_count(arg, 1, 1000000000ull, &v))
-		return bad_usage("invalid rate for --%s: '%s'", opt, arg);
+		return rl_cli_usage_error("invalid rate for --%s: '%s'", opt, arg);
 	*out = (double)v;
-	return 0;
-}
-
-static int parse_dur(const char *opt, const char *arg, uint64_t min, uint64_t *out)
-{
-	if (rl_parse_duration_ns(arg, out) || *out < min)
-		return bad_usage("invalid duration for --%s: '%s'", opt, arg);
 	return 0;
 }
 
@@ -251,24 +219,18 @@ static size_t unescape(char *s)
 /* Reads --expect-file into a buffer that lives as long as the process. */
 static int read_expect_file(const char *path, struct lg_config *cfg)
 {
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
+	char *buf;
 	size_t n;
+	int ret = rl_cli_read_file(path, EXPECT_FILE_MAX, &buf, &n);
 
-	if (!f)
-		return bad_usage("cannot read --expect-file '%s': %s", path, strerror(errno));
-	buf = malloc(EXPECT_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return bad_usage("out of memory for --expect-file");
-	}
-	n = fread(buf, 1, EXPECT_FILE_MAX + 1, f);
-	fclose(f);
-	if (n > EXPECT_FILE_MAX) {
-		free(buf);
-		return bad_usage("--expect-file '%s' is larger than 1 MiB", path);
-	}
-	cfg->params.expect = buf;
+	if (ret == -ENOMEM)
+		return rl_cli_usage_error("out of memory for --expect-file");
+	if (ret == -EFBIG)
+		return rl_cli_usage_error("--expect-file '%s' is larger than 1 MiB", path);
+	if (ret)
+		return rl_cli_usage_error("cannot read --expect-file '%s': %s", path,
+					  strerror(-ret));
+	cfg->params.expect = (const uint8_t *)buf;
 	cfg->params.expect_len = n;
 	cfg->expect_str = path;
 	return 0;
@@ -303,51 +265,55 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set)
 	int fam;
 
 	if (!target)
-		return bad_usage("missing --target ADDR");
+		return rl_cli_usage_error("missing --target ADDR");
 	if (rl_addr_parse(target, false, &cfg->target))
-		return bad_usage("invalid --target address '%s'", target);
+		return rl_cli_usage_error("invalid --target address '%s'", target);
 	if (rl_addr_format(&cfg->target, cfg->target_str, sizeof(cfg->target_str)) < 0)
 		snprintf(cfg->target_str, sizeof(cfg->target_str), "%s", target);
 	fam = rl_addr_family(&cfg->target);
 	if (rl_addr_port(&cfg->target) == 0)
-		return bad_usage("--target needs a port other than 0");
+		return rl_cli_usage_error("--target needs a port other than 0");
 	if (cfg->have_source) {
 		if (fam == AF_UNIX)
-			return bad_usage("--source does not apply to a unix: target");
+			return rl_cli_usage_error("--source does not apply to a unix: target");
 		if (rl_addr_family(&cfg->source.first) != fam)
-			return bad_usage("--source '%s' is not the same address family as --target",
-					 cfg->source_str);
+			return rl_cli_usage_error(
+			    "--source '%s' is not the same address family as --target",
+			    cfg->source_str);
 	}
 	if (cfg->threads > cfg->connections)
-		return bad_usage("--threads %u is more than --connections %u", cfg->threads,
-				 cfg->connections);
+		return rl_cli_usage_error("--threads %u is more than --connections %u",
+					  cfg->threads, cfg->connections);
 	if (!pipeline_set)
 		cfg->pipeline = cfg->rate > 0 ? DEFAULT_PIPELINE_OPEN : DEFAULT_PIPELINE_CLOSED;
 	cfg->params.connections = cfg->connections;
 	cfg->params.pipeline = cfg->pipeline;
 	if (cfg->params.expect && cfg->proto != &lg_proto_greeting && !cfg->proto->datagram)
-		return bad_usage("--expect and --expect-file apply to greeting and udp only");
+		return rl_cli_usage_error(
+		    "--expect and --expect-file apply to greeting and udp only");
 	if (cfg->params.reply_any && !cfg->proto->datagram)
-		return bad_usage("--reply-any applies to udp only");
+		return rl_cli_usage_error("--reply-any applies to udp only");
 	if (cfg->mode_set && cfg->proto != &lg_proto_file)
-		return bad_usage("--mode applies to the file protocol only");
+		return rl_cli_usage_error("--mode applies to the file protocol only");
 	if (cfg->proto->broadcast && cfg->threads != 1)
-		return bad_usage("chat runs one room in one thread: --threads must be 1");
+		return rl_cli_usage_error("chat runs one room in one thread: --threads must be 1");
 	if (cfg->proto->broadcast && cfg->connections > 1000)
-		return bad_usage("chat: at most 1000 --connections (every line goes to all)");
+		return rl_cli_usage_error(
+		    "chat: at most 1000 --connections (every line goes to all)");
 	if (cfg->params.senders && !cfg->proto->broadcast)
-		return bad_usage("--senders applies to chat only");
+		return rl_cli_usage_error("--senders applies to chat only");
 	if (!cfg->params.senders)
 		cfg->params.senders = cfg->connections;
 	if (cfg->proto->datagram && cfg->params.expect)
 		cfg->params.reply_any = true;
 	if (cfg->proto->datagram &&
 	    cfg->params.size * cfg->connections * cfg->pipeline > DGRAM_BUDGET)
-		return bad_usage("udp: --size x --connections x --pipeline is over 256 MiB");
+		return rl_cli_usage_error(
+		    "udp: --size x --connections x --pipeline is over 256 MiB");
 	if (cfg->proto->conn_per_request && cfg->rate > 0)
 		cfg->pipeline = 1;
 	if (cfg->proto->check && cfg->proto->check(&cfg->params, why, sizeof(why)))
-		return bad_usage("%s", why);
+		return rl_cli_usage_error("%s", why);
 	return 0;
 }
 
@@ -359,32 +325,30 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		*target = arg;
 		return 0;
 	case 'c':
-		return parse_uint("connections", arg, 1, LG_MAX_CONNECTIONS, &cfg->connections);
+		return rl_cli_uint("connections", arg, 1, LG_MAX_CONNECTIONS, &cfg->connections);
 	case 't':
-		return parse_uint("threads", arg, 1, LG_MAX_THREADS, &cfg->threads);
+		return rl_cli_uint("threads", arg, 1, LG_MAX_THREADS, &cfg->threads);
 	case 'd':
-		return parse_dur("duration", arg, RL_NSEC_PER_MSEC, &cfg->duration_ns);
+		return rl_cli_duration("duration", arg, RL_NSEC_PER_MSEC, &cfg->duration_ns);
 	case OPT_WARMUP:
-		return parse_dur("warmup", arg, 0, &cfg->warmup_ns);
+		return rl_cli_duration("warmup", arg, 0, &cfg->warmup_ns);
 	case 's':
-		if (rl_parse_size(arg, &cfg->params.size) || cfg->params.size == 0)
-			return bad_usage("invalid size for --size: '%s'", arg);
-		return 0;
+		return rl_cli_size("size", arg, 1, UINT64_MAX, &cfg->params.size);
 	case 'p':
 		*pipeline_set = true;
-		return parse_uint("pipeline", arg, 1, MAX_PIPELINE, &cfg->pipeline);
+		return rl_cli_uint("pipeline", arg, 1, MAX_PIPELINE, &cfg->pipeline);
 	case 'r':
 		return parse_rate("rate", arg, &cfg->rate);
 	case OPT_CONNECT_RATE:
 		return parse_rate("connect-rate", arg, &cfg->connect_rate);
 	case OPT_SOURCE:
 		if (rl_addr_range_parse(arg, &cfg->source))
-			return bad_usage("invalid --source range '%s'", arg);
+			return rl_cli_usage_error("invalid --source range '%s'", arg);
 		cfg->have_source = true;
 		cfg->source_str = arg;
 		return 0;
 	case OPT_TIMEOUT:
-		return parse_dur("timeout", arg, RL_NSEC_PER_MSEC, &cfg->timeout_ns);
+		return rl_cli_duration("timeout", arg, RL_NSEC_PER_MSEC, &cfg->timeout_ns);
 	case OPT_JSON:
 		cfg->json_path = arg;
 		return 0;
@@ -396,13 +360,13 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		return 0;
 	case OPT_SEED:
 		if (rl_parse_count(arg, 0, UINT64_MAX, &cfg->seed))
-			return bad_usage("invalid --seed '%s'", arg);
+			return rl_cli_usage_error("invalid --seed '%s'", arg);
 		return 0;
 	case OPT_EXPECT: {
 		char *copy = strdup(arg);
 
 		if (!copy)
-			return bad_usage("out of memory");
+			return rl_cli_usage_error("out of memory");
 		cfg->params.expect_len = unescape(copy);
 		cfg->params.expect = (const uint8_t *)copy;
 		cfg->expect_str = arg;
@@ -418,11 +382,11 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		else if (!strcmp(arg, "mixed"))
 			cfg->params.file_mode = LG_FILE_MIXED;
 		else
-			return bad_usage("invalid --mode '%s' (put, get or mixed)", arg);
+			return rl_cli_usage_error("invalid --mode '%s' (put, get or mixed)", arg);
 		cfg->mode_set = true;
 		return 0;
 	case OPT_SENDERS:
-		return parse_uint("senders", arg, 1, LG_MAX_CONNECTIONS, &cfg->params.senders);
+		return rl_cli_uint("senders", arg, 1, LG_MAX_CONNECTIONS, &cfg->params.senders);
 	case OPT_REPLY_ANY:
 		cfg->params.reply_any = true;
 		return 0;
@@ -433,17 +397,19 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		cfg->verbose = true;
 		return 0;
 	default:
-		return bad_usage("unknown option");
+		return rl_cli_usage_error("unknown option");
 	}
 }
 
-int lg_cli_parse(int argc, char **argv, struct lg_config *cfg)
+/* lg_cli_parse() but returning -EINVAL on bad usage, as every step does. */
+static int parse_args(int argc, char **argv, struct lg_config *cfg)
 {
-	const char *target = NULL;
+	const char *target = NULL, *name;
 	bool pipeline_set = false;
 	size_t i;
 	int opt, ret;
 
+	rl_cli_init("ringlab-load", RL_CLI_SHOW_RANGE);
 	defaults(cfg);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":a:c:t:d:s:p:r:qvhV", long_opts, NULL)) != -1) {
@@ -452,27 +418,31 @@ int lg_cli_parse(int argc, char **argv, struct lg_config *cfg)
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("ringlab-load %s (git %s, liburing %s, %s build)\n", RL_VERSION,
-			       RL_GIT_COMMIT, RL_LIBURING_VERSION, RL_BUILD_TYPE);
+			rl_cli_print_version();
 			return 1;
 		case ':':
-			return bad_usage("option %s needs a value", argv[optind - 1]);
 		case '?':
-			return bad_usage("unknown option '%s'", argv[optind - 1]);
+			return rl_cli_bad_option(opt, argv);
 		default:
 			ret = parse_option(opt, optarg, cfg, &target, &pipeline_set);
 			if (ret)
 				return ret;
 		}
 	}
-	if (optind >= argc)
-		return bad_usage("missing PROTOCOL (echo, greeting, udp, chat, file)");
-	if (optind + 1 < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind + 1]);
+	ret = rl_cli_operand(argc, argv, "PROTOCOL (echo, greeting, udp, chat, file)", &name);
+	if (ret)
+		return ret;
 	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
-		if (!strcmp(argv[optind], protocols[i]->name))
+		if (!strcmp(name, protocols[i]->name))
 			cfg->proto = protocols[i];
 	if (!cfg->proto)
-		return bad_usage("unknown protocol '%s'", argv[optind]);
+		return rl_cli_usage_error("unknown protocol '%s'", name);
 	return finish(cfg, target, pipeline_set);
+}
+
+int lg_cli_parse(int argc, char **argv, struct lg_config *cfg)
+{
+	int ret = parse_args(argc, argv, cfg);
+
+	return ret < 0 ? 2 : ret;
 }

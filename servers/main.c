@@ -7,19 +7,17 @@
  * protocol and the configuration to rl_server_run().  Exit status: 0 after a clean
  * SIGINT/SIGTERM shutdown, 1 when the server could not run, 2 for bad usage.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "log.h"
 #include "protocols.h"
 #include "rl_config.h"
 #include "server.h"
-#include "units.h"
 
 static const struct rl_proto *const protocols[] = {
     &rl_proto_echo, &rl_proto_greeting, &rl_proto_udp, &rl_proto_chat, &rl_proto_file,
@@ -158,77 +156,13 @@ static void usage(FILE *f)
 	    "  ringlab-server file --root /srv/files --listen 127.0.0.1:7004 --fsync\n");
 }
 
-/* Prints one line about bad usage and returns the exit status for it, 2. */
-__attribute__((format(printf, 1, 2))) static int bad_usage(const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "ringlab-server: %s (see --help)\n", msg);
-	return 2;
-}
-
-static int parse_uint(const char *opt, const char *arg, uint64_t min, uint64_t max, unsigned *out)
-{
-	uint64_t v;
-
-	if (rl_parse_count(arg, min, max, &v))
-		return bad_usage("invalid value for --%s: '%s'", opt, arg);
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_dur(const char *opt, const char *arg, uint64_t *out)
-{
-	if (rl_parse_duration_ns(arg, out))
-		return bad_usage("invalid duration for --%s: '%s'", opt, arg);
-	return 0;
-}
-
-static int parse_sz(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *out)
-{
-	if (rl_parse_size(arg, out) || *out < min || *out > max)
-		return bad_usage("invalid size for --%s: '%s'", opt, arg);
-	return 0;
-}
-
-/* Reads a whole file (at most `max` bytes) into a malloc'ed buffer.  Returns its length
- * or -errno (-EFBIG when larger than max). */
-static long read_file(const char *path, size_t max, char **out)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	size_t n;
-
-	if (!f)
-		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f) || n > max) {
-		int err = ferror(f) ? -EIO : -EFBIG;
-
-		fclose(f);
-		free(buf);
-		return err;
-	}
-	fclose(f);
-	*out = buf;
-	return (long)n;
-}
-
-/* Parses argv into cfg and *proto.  Returns 0 to run, 1 after --help/--version, 2 on
- * bad usage (already reported). */
+/* Parses argv into cfg and *proto.  Returns 0 to run, 1 after --help/--version, -EINVAL
+ * on bad usage (already reported). */
 static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 		      const struct rl_proto **proto, int *verbose, char **file_buf)
 {
-	uint64_t v;
+	const char *name;
+	uint64_t v = 0;
 	size_t i;
 	int opt, ret = 0;
 
@@ -238,46 +172,47 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 		case 'l':
 			ret = rl_addr_parse(optarg, true, &cfg->listen);
 			if (ret)
-				return bad_usage("invalid --%s address '%s'", "listen", optarg);
+				return rl_cli_usage_error("invalid --%s address '%s'", "listen",
+							  optarg);
 			break;
 		case 'e':
 			if (rl_engine_parse(optarg, &cfg->engine))
-				return bad_usage("unknown --%s '%s' (uring, epoll, blocking)",
-						 "engine", optarg);
+				return rl_cli_usage_error(
+				    "unknown --%s '%s' (uring, epoll, blocking)", "engine", optarg);
 			break;
 		case 't':
-			ret = parse_uint("threads", optarg, 1, 64, &cfg->threads);
+			ret = rl_cli_uint("threads", optarg, 1, 64, &cfg->threads);
 			break;
 		case OPT_MAX_CONNS:
-			ret = parse_uint("max-conns", optarg, 1, 10000000, &cfg->max_conns);
+			ret = rl_cli_uint("max-conns", optarg, 1, 10000000, &cfg->max_conns);
 			break;
 		case OPT_IDLE_TIMEOUT:
-			ret = parse_dur("idle-timeout", optarg, &cfg->idle_timeout_ns);
+			ret = rl_cli_duration("idle-timeout", optarg, 0, &cfg->idle_timeout_ns);
 			break;
 		case OPT_DRAIN_TIMEOUT:
-			ret = parse_dur("drain-timeout", optarg, &cfg->drain_timeout_ns);
+			ret = rl_cli_duration("drain-timeout", optarg, 0, &cfg->drain_timeout_ns);
 			break;
 		case OPT_BACKLOG:
-			ret = parse_uint("backlog", optarg, 1, 1u << 20, &cfg->backlog);
+			ret = rl_cli_uint("backlog", optarg, 1, 1u << 20, &cfg->backlog);
 			break;
 		case OPT_BUF_COUNT:
-			ret = parse_uint("buf-count", optarg, 1, 32768, &cfg->buf_count);
+			ret = rl_cli_uint("buf-count", optarg, 1, 32768, &cfg->buf_count);
 			if (!ret && (cfg->buf_count & (cfg->buf_count - 1)))
-				return bad_usage("--%s must be a power of two, not '%s'",
-						 "buf-count", optarg);
+				return rl_cli_usage_error("--%s must be a power of two, not '%s'",
+							  "buf-count", optarg);
 			break;
 		case OPT_BUF_SIZE:
-			ret = parse_sz("buf-size", optarg, 64, 1u << 20, &v);
+			ret = rl_cli_size("buf-size", optarg, 64, 1u << 20, &v);
 			cfg->buf_size = (unsigned)v;
 			break;
 		case OPT_SQ_ENTRIES:
-			ret = parse_uint("sq-entries", optarg, 8, 32768, &cfg->sq_entries);
+			ret = rl_cli_uint("sq-entries", optarg, 8, 32768, &cfg->sq_entries);
 			break;
 		case OPT_CQ_ENTRIES:
-			ret = parse_uint("cq-entries", optarg, 16, 1u << 20, &cfg->cq_entries);
+			ret = rl_cli_uint("cq-entries", optarg, 16, 1u << 20, &cfg->cq_entries);
 			break;
 		case OPT_MAX_QUEUE:
-			ret = parse_sz("max-queue", optarg, 1024, (uint64_t)1 << 32, &v);
+			ret = rl_cli_size("max-queue", optarg, 1024, (uint64_t)1 << 32, &v);
 			cfg->sendq_high = (size_t)v;
 			break;
 		case OPT_BLOCKING_MODE:
@@ -286,29 +221,28 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			else if (!strcmp(optarg, "iterative"))
 				cfg->blocking_mode = RL_BLOCKING_ITERATIVE;
 			else
-				return bad_usage(
+				return rl_cli_usage_error(
 				    "unknown --blocking-mode '%s' (threads, iterative)", optarg);
 			break;
 		case OPT_MESSAGE:
 			cfg->message = optarg;
 			cfg->message_len = strlen(optarg);
 			break;
-		case OPT_MESSAGE_FILE: {
-			long n = read_file(optarg, 1u << 20, file_buf);
-
-			if (n < 0)
-				return bad_usage("cannot read --message-file '%s': %s", optarg,
-						 strerror((int)-n));
+		case OPT_MESSAGE_FILE:
+			free(*file_buf); /* the last --message-file wins */
+			*file_buf = NULL;
+			ret = rl_cli_read_file(optarg, 1u << 20, file_buf, &cfg->message_len);
+			if (ret)
+				return rl_cli_usage_error("cannot read --message-file '%s': %s",
+							  optarg, strerror(-ret));
 			cfg->message = *file_buf;
-			cfg->message_len = (size_t)n;
 			break;
-		}
 		case OPT_REPLY:
 			cfg->reply = optarg;
 			cfg->reply_len = strlen(optarg);
 			break;
 		case OPT_MAX_LINE:
-			ret = parse_sz("max-line", optarg, 1, 1u << 20, &v);
+			ret = rl_cli_size("max-line", optarg, 1, 1u << 20, &v);
 			cfg->max_line = (size_t)v;
 			break;
 		case OPT_ECHO_SELF:
@@ -321,16 +255,16 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			cfg->fsync = true;
 			break;
 		case OPT_MAX_SIZE:
-			ret = parse_sz("max-size", optarg, 0, UINT64_MAX, &cfg->max_size);
+			ret = rl_cli_size("max-size", optarg, 0, UINT64_MAX, &cfg->max_size);
 			break;
 		case OPT_SINK:
 			cfg->sink = true;
 			break;
 		case OPT_DEBUG_SPIN:
-			ret = parse_dur("debug-spin-ns", optarg, &cfg->debug_spin_ns);
+			ret = rl_cli_duration("debug-spin-ns", optarg, 0, &cfg->debug_spin_ns);
 			break;
 		case OPT_MAX_DATAGRAM:
-			ret = parse_sz("max-datagram", optarg, 1, 65536, &v);
+			ret = rl_cli_size("max-datagram", optarg, 1, 65536, &v);
 			cfg->max_datagram = (size_t)v;
 			break;
 		case OPT_SOCKPERF:
@@ -344,34 +278,32 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			usage(stdout);
 			return 1;
 		case 'V':
-			printf("ringlab-server %s (git %s, liburing %s, %s build)\n", RL_VERSION,
-			       RL_GIT_COMMIT, RL_LIBURING_VERSION, RL_BUILD_TYPE);
+			rl_cli_print_version();
 			return 1;
-		case ':':
-			return bad_usage("option %s needs a value", argv[optind - 1]);
 		default:
-			return bad_usage("unknown option '%s'", argv[optind - 1]);
+			return rl_cli_bad_option(opt, argv);
 		}
 		if (ret)
 			return ret;
 	}
-	if (optind >= argc)
-		return bad_usage("missing PROTOCOL");
-	if (optind + 1 < argc)
-		return bad_usage("unexpected argument '%s'", argv[optind + 1]);
+	ret = rl_cli_operand(argc, argv, "PROTOCOL", &name);
+	if (ret)
+		return ret;
 	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
-		if (!strcmp(argv[optind], protocols[i]->name))
+		if (!strcmp(name, protocols[i]->name))
 			*proto = protocols[i];
 	if (!*proto)
-		return bad_usage("unknown protocol '%s'", argv[optind]);
+		return rl_cli_usage_error("unknown protocol '%s'", name);
 	if ((*proto)->cross_conn && cfg->engine != RL_ENGINE_BLOCKING && cfg->threads > 1)
-		return bad_usage("%s keeps its room in one event loop: --threads must be 1 with "
-				 "--engine uring or epoll",
-				 (*proto)->name);
+		return rl_cli_usage_error(
+		    "%s keeps its room in one event loop: --threads must be 1 with "
+		    "--engine uring or epoll",
+		    (*proto)->name);
 	if (cfg->sockperf && cfg->reply)
-		return bad_usage("--sockperf and --reply are two different answers: pick one");
+		return rl_cli_usage_error(
+		    "--sockperf and --reply are two different answers: pick one");
 	if (*proto == &rl_proto_file && !cfg->root)
-		return bad_usage("file needs --root DIR");
+		return rl_cli_usage_error("file needs --root DIR");
 	/* A line protocol must be able to hold its longest line plus "\r\n" unconsumed. */
 	if (cfg->max_input < cfg->max_line + 2)
 		cfg->max_input = cfg->max_line + 2;
@@ -388,6 +320,7 @@ int main(int argc, char **argv)
 	int verbose = 0, ret;
 
 	rl_log_init(argv[0], RL_LOG_WARN);
+	rl_cli_init("ringlab-server", 0);
 	rl_server_config_defaults(&cfg);
 	ret = parse_args(argc, argv, &cfg, &proto, &verbose, &file_buf);
 	if (ret) {
