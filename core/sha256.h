@@ -7,6 +7,7 @@
 #ifndef RL_SHA256_H
 #define RL_SHA256_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,15 @@ void rl_sha256_final(struct rl_sha256 *s, uint8_t out[32]);
 
 /* Finishes the hash and writes it as 64 lowercase hex digits plus a NUL into hex. */
 void rl_sha256_final_hex(struct rl_sha256 *s, char hex[65]);
+
+/* Whether hashing uses the CPU's SHA instructions (x86-64 SHA-NI) rather than portable C. */
+bool rl_sha256_accelerated(void);
+
+/*
+ * Test aid: while `on`, every thread hashes with the portable C code even on a CPU with SHA
+ * instructions, so a test can compare the two.  Both keep the same state, so flipping it
+ * mid-hash is harmless.
+ */
+void rl_sha256_force_portable(bool on);
 
 #endif
