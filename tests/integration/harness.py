@@ -103,8 +103,12 @@ class Server:
     def pid(self):
         return self.proc.pid
 
-    def connect(self, timeout=10.0):
+    def connect(self, timeout=10.0, rcvbuf=None):
+        """A connected client socket; `rcvbuf` sets SO_RCVBUF before connecting (so the
+        window it advertises can use it)."""
         s = socket.socket(self.family, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         s.settimeout(timeout)
         s.connect(self.addr)
         return s

@@ -70,12 +70,16 @@ def queued_reply_delivered(tap, engine):
     its reply, then EOF."""
     payload = os.urandom(512 * 1024)
     with harness.Server("echo", engine=engine, args=["--drain-timeout", "5s"]) as srv:
-        s = srv.connect(timeout=10)
+        # A receive buffer that holds the whole reply: the blocking engine reads only as
+        # fast as it can send, so without it the server could not read all 512 KiB before
+        # the signal -- and input a server never read may be dropped at stop.
+        s = srv.connect(timeout=10, rcvbuf=2 << 20)
         s.sendall(payload)
-        # Let the server take in all of it (it reads until 1 MiB of reply is queued).
+        # Let the server take in all of it (uring/epoll read until 1 MiB of reply is queued).
+        read_all = None
         if srv.family == socket.AF_INET:
-            harness.wait_for(lambda: (harness.tcp_queues(s.getpeername(), s.getsockname())
-                                      or (0, 0))[1] == 0, 2)
+            read_all = harness.wait_for(
+                lambda: (harness.tcp_queues(s.getpeername(), s.getsockname()) or (0, 0))[1] == 0, 5)
         srv.proc.send_signal(signal.SIGTERM)
         time.sleep(0.2)
         try:
@@ -85,8 +89,9 @@ def queued_reply_delivered(tap, engine):
         s.close()
         rc, err, _ = stop_timed(srv)
     tap.ok(got == payload, "SIGTERM with a 512 KiB reply queued: the client gets all of it, "
-           "then EOF", "got %d of %d bytes, error %r, prefix equal %s" %
-           (len(got), len(payload), err_, payload.startswith(got)))
+           "then EOF", "got %d of %d bytes, error %r, prefix equal %s, server had read it all "
+           "before the signal: %s" % (len(got), len(payload), err_, payload.startswith(got),
+                                      read_all))
     tap.ok(rc == 0, "SIGTERM with a reply queued: exit status 0", err)
 
 
