@@ -32,7 +32,7 @@ def start_nginx(rawdir, label, conns):
     tmp = tempfile.mkdtemp(prefix="ringlab-nginx-")
     port = free_port()
     conf = os.path.join(tmp, "nginx.conf")
-    err = os.path.join(rawdir, label + ".server.stderr")
+    err = os.path.abspath(os.path.join(rawdir, label + ".server.stderr"))  # nginx -p: relative is under the prefix
     with open(conf, "w") as f:
         f.write("""load_module %(module)s;
 worker_processes 1;
@@ -77,12 +77,8 @@ def start_sockperf_sr(rawdir, label):
 def server_sockperf_option(help_text):
     """The ringlab-server option that makes the udp protocol answer sockperf clients
     (clears sockperf's client flag in the reply), if the server has one."""
-    for line in help_text.splitlines():
-        if "sockperf" in line.lower():
-            m = re.search(r"(--[\w-]+)", line)
-            if m:
-                return m.group(1)
-    return None
+    m = re.search(r"^\s*(?:-\w,\s*)?(--[\w-]*sockperf[\w-]*)\b", help_text, re.M | re.I)
+    return m.group(1) if m else None
 
 
 def sockperf_pp(server, secs, size, rawdir, label):
