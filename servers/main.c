@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "addr.h"
@@ -137,7 +138,8 @@ static void usage(FILE *f)
 	    "                           as output<N>.txt (nc HOST PORT < file)\n"
 	    "\n"
 	    "Test aid:\n"
-	    "      --debug-spin-ns DUR  busy-wait this long on every request: a deliberately\n"
+	    "      --debug-spin-ns DUR  busy-wait this long on every request (a bare number is\n"
+	    "                           nanoseconds): a deliberately\n"
 	    "                           slow build, to prove the regression gate catches one.\n"
 	    "                           Never use it to measure.\n"
 	    "\n"
@@ -261,7 +263,15 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			cfg->sink = true;
 			break;
 		case OPT_DEBUG_SPIN:
-			ret = rl_cli_duration("debug-spin-ns", optarg, 0, &cfg->debug_spin_ns);
+			/* The name says ns: a bare number is nanoseconds here, not seconds. */
+			if (optarg[0] && strspn(optarg, "0123456789") == strlen(optarg)) {
+				unsigned ns = 0;
+
+				ret = rl_cli_uint("debug-spin-ns", optarg, 0, UINT_MAX, &ns);
+				cfg->debug_spin_ns = ns;
+			} else
+				ret = rl_cli_duration("debug-spin-ns", optarg, 0,
+						      &cfg->debug_spin_ns);
 			break;
 		case OPT_MAX_DATAGRAM:
 			ret = rl_cli_size("max-datagram", optarg, 1, 65536, &v);
