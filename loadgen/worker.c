@@ -455,12 +455,20 @@ void lg_conn_connect(struct lg_worker *w, struct lg_conn *c)
 	c->state = LC_CONNECTING;
 	c->t_connect = w->now;
 	w->connecting++;
+	if (!(c->flags & LCF_WAS_OPEN)) {
+		c->flags |= LCF_RAMP;
+		w->ramp_connecting++;
+	}
 }
 
 static void on_connect(struct lg_worker *w, struct lg_conn *c, int res)
 {
 	c->inflight--;
 	w->connecting--;
+	if (c->flags & LCF_RAMP) {
+		c->flags &= ~LCF_RAMP;
+		w->ramp_connecting--;
+	}
 	if (c->state != LC_CONNECTING)
 		return; /* timed out and being closed */
 	if (res < 0) {
@@ -488,7 +496,8 @@ static void ramp(struct lg_worker *w)
 {
 	bool cycle = w->cfg->proto->conn_per_request;
 
-	while (w->next_connect < w->nconns && w->connecting < w->cfg->max_connecting && !w->fatal) {
+	while (w->next_connect < w->nconns && w->ramp_connecting < w->cfg->max_connecting &&
+	       !w->fatal) {
 		if (w->connect_period_ns > 0 &&
 		    w->ramp_t0 + (uint64_t)(w->next_connect * w->connect_period_ns) > w->now)
 			break;
@@ -602,7 +611,7 @@ static uint64_t next_deadline(const struct lg_worker *w)
 
 	if (top)
 		dl = top->key;
-	if (w->next_connect < w->nconns && w->connecting < w->cfg->max_connecting)
+	if (w->next_connect < w->nconns && w->ramp_connecting < w->cfg->max_connecting)
 		dl = min_u64(dl, w->ramp_t0 + (uint64_t)(w->next_connect * w->connect_period_ns));
 	if (w->starved_head && rl_bufring_available(&w->br))
 		dl = w->now;

@@ -41,6 +41,7 @@ enum {
 	LCF_DIRTY = 1u << 4,	  /* on the dirty list: requests to send */
 	LCF_WAS_OPEN = 1u << 5,	  /* the connect succeeded */
 	LCF_RECYCLE = 1u << 6,	  /* conn_per_request: closing after a clean reply, reconnect */
+	LCF_RAMP = 1u << 7,	  /* its connect in flight is the slot's first (ramp-up) */
 };
 
 /* Times of one request in flight (a ring of --pipeline slots per connection). */
@@ -112,6 +113,9 @@ struct lg_worker {
 
 	unsigned next_connect; /* conns[] index of the next connect to start */
 	unsigned connecting;
+	unsigned ramp_connecting; /* of those, first connects of a slot: what --connect-rate
+				   * and max_connecting bound (reconnects of cycling slots must
+				   * not starve the slots still waiting to start) */
 	unsigned live;	      /* connections open now */
 	unsigned established; /* connects that succeeded */
 	unsigned cycling;     /* conn_per_request: slots started and not dropped */
