@@ -9,7 +9,10 @@ source address runs out of ports.  Every second the harness samples each server'
 resident memory (VmRSS), open descriptors, threads and CPU time from /proc.
 
 Pass: every server's RSS stays within RSS_LIMIT_PCT of its level at the end of warm-up
-(the median of the window's first REF_S seconds) for the whole measured window; after
+(the median of the window's first REF_S seconds) for the whole measured window -- a
+transient peak above that is tolerated only when it is under RSS_TRANSIENT_KIB in absolute
+terms and the window ends back within the limit (a 3 MiB greeting server holding a
+burst of 1,800 connections for a second is not a leak); after
 the load every server is back to the descriptors it had before it; no client errors,
 every connection reached, every process exits 0."""
 import json
@@ -32,6 +35,7 @@ from stats import fmt_duration, fmt_num, fmt_pct, fmt_rate, fmt_us, md_table, me
 # through one descriptor of its own; the TCP servers hold one per connection.
 SHARES = (("echo-64", 9), ("echo-4k", 3), ("echo-pipelined", 3), ("greeting", 3), ("udp", 2))
 RSS_LIMIT_PCT = 10.0
+RSS_TRANSIENT_KIB = 2048   # a peak this small over the reference is a burst, not growth
 SAMPLE_S = 1.0
 REF_S = 10.0          # RSS reference: median of the window's first REF_S; end: of its last
 SETTLE_S = 10.0       # after the load, wait this long at most for descriptors to close
@@ -161,7 +165,9 @@ def analyse_server(rows, window, own, rate, requests):
          "requests": requests}
     pct = lambda v: (v - ref) / ref * 100.0 if v is not None and ref else None  # noqa: E731
     s["rss_drift_pct"], s["rss_growth_pct"] = pct(end), pct(peak)
-    s["rss_flat"] = s["rss_growth_pct"] is not None and s["rss_growth_pct"] <= RSS_LIMIT_PCT
+    s["rss_flat"] = s["rss_growth_pct"] is not None and (
+        s["rss_growth_pct"] <= RSS_LIMIT_PCT or
+        (peak - ref <= RSS_TRANSIENT_KIB and s["rss_drift_pct"] <= RSS_LIMIT_PCT))
     s["fds_closed"] = None not in (s["fds"]["idle"], s["fds"]["after"]) and \
         s["fds"]["after"] <= s["fds"]["idle"]
     a, b = (_at(rows, t, "cpu_s") for t in own) if own[1] > own[0] else (None, None)
@@ -189,8 +195,9 @@ def analyse(samples, window, records, servers_meta, config):
         if s["rss_growth_pct"] is None:
             fails.append("%s: no RSS sample inside the measured window" % name)
         elif not s["rss_flat"]:
-            fails.append("%s: RSS grew %.1f%% past its level after warm-up (limit %g%%)" % (
-                name, s["rss_growth_pct"], RSS_LIMIT_PCT))
+            fails.append("%s: RSS grew %.1f%% past its level after warm-up (limit %g%%, "
+                         "or a peak under %d KiB that ends within it)" % (
+                             name, s["rss_growth_pct"], RSS_LIMIT_PCT, RSS_TRANSIENT_KIB))
         if not s["fds_closed"]:
             fails.append("%s: %s descriptors open after the load, %s before" % (
                 name, s["fds"]["after"], s["fds"]["idle"]))
