@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from procs import command_line, scrub_paths
+
 ROOT = Path(__file__).resolve().parent.parent
 # Version of the result files' layout (docs/results.md): bumped only when a field is
 # renamed or removed or changes its unit or type; new fields do not bump it.
@@ -52,9 +54,12 @@ def _installed(pkg):
 
 def _log_run(cmd, log, **kw):
     """Runs cmd with its output appended to the open file `log`; returns the exit code."""
-    log.write("$ " + " ".join(str(c) for c in cmd) + "\n")
+    log.write("$ " + command_line(cmd) + "\n")
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                       errors="replace", **kw)
+    log.write(scrub_paths(p.stdout))
     log.flush()
-    return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, **kw).returncode
+    return p.returncode
 
 
 class _NoServiceStarts:

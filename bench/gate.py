@@ -40,7 +40,7 @@ from pathlib import Path
 import env
 import matrix
 import measure
-from procs import REGISTRY, install_signal_handlers, wait_quiet
+from procs import REGISTRY, command_line, install_signal_handlers, wait_quiet
 from stats import (bootstrap_median, fmt_change, fmt_duration, fmt_num, fmt_rate, fmt_us,
                    median, spread, text_table)
 
@@ -229,7 +229,7 @@ def trial(args, server_bin, load_bin, w, conns, raw, label, wrapper):
         try:
             rec.update(measure.run_load(load_bin, srv, w, conns, args.duration, args.warmup,
                                         str(raw), label))
-            rec["commands"]["server"] = " ".join(str(c) for c in srv.cmd)
+            rec["commands"]["server"] = command_line(srv.cmd)
         finally:
             rec["server_exit"] = srv.stop()["exit"]
     except measure.TrialError as e:

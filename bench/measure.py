@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 
-from procs import (LOAD_CPU, SERVER_CPU, CpuSampler, children, pinned, read_line, spawn,
+from procs import (LOAD_CPU, SERVER_CPU, CpuSampler, children, command_line, pinned, read_line, spawn,
                    stop, tail)
 from matrix import split_connections
 
@@ -157,7 +157,7 @@ def run_load(load_bin, server, workload, conns, duration, warmup, rawdir, label)
         sampler.finish()
         offsets.append(time.time() - time.monotonic())
     rec = {"wall_s": round(time.monotonic() - t_start, 2),
-           "commands": {"load": [" ".join(str(c) for c in c_) for c_ in cmds]},
+           "commands": {"load": [command_line(c_) for c_ in cmds]},
            "files": [{k: os.path.basename(v) for k, v in f.items()} for f in files],
            "load_exit": statuses}
     docs = []

@@ -16,7 +16,7 @@ import time
 
 from env import stream_module
 from measure import Server, TrialError
-from procs import (LOAD_CPU, SERVER_CPU, CpuSampler, free_port, pinned, process_tree,
+from procs import (LOAD_CPU, SERVER_CPU, CpuSampler, command_line, free_port, pinned, process_tree,
                    spawn, stop, tail, wait_listening)
 
 GREETING = "Hello from ringlab\n"      # ringlab-server greeting's default --message
@@ -98,7 +98,7 @@ def sockperf_pp(server, secs, size, rawdir, label):
         sampler.finish()
     text = open(out, errors="replace").read()
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
-    rec = {"commands": {"load": [" ".join(str(c) for c in cmd)]}, "files": [
+    rec = {"commands": {"load": [command_line(cmd)]}, "files": [
         {"stdout": os.path.basename(out)}], "load_exit": [status], "problems": []}
     lat = {}
     for name, key in SOCKPERF_PCT.items():
@@ -134,8 +134,8 @@ def iperf3(secs, rawdir, label):
     ccmd = pinned(LOAD_CPU, ["iperf3", "-c", "127.0.0.1", "-p", port, "-t", "%g" % secs,
                              "-O", "1", "-J"])
     srv = spawn(scmd, stdout=open(err, "w"), stderr=subprocess.STDOUT)
-    rec = {"commands": {"server": " ".join(str(c) for c in scmd),
-                        "load": [" ".join(str(c) for c in ccmd)]},
+    rec = {"commands": {"server": command_line(scmd),
+                        "load": [command_line(ccmd)]},
            "files": [{"json": os.path.basename(out)}], "problems": []}
     try:
         if not wait_listening(port, "tcp", 10, srv):

@@ -8,18 +8,39 @@ CPU time comes from /proc/PID/stat (utime + stime, which includes the process's 
 live and exited); `CpuSampler` reads it for a set of PIDs periodically and whenever it is
 asked to, and interpolates between samples."""
 import os
+import re
 import resource
 import select
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_CPU = 0
 LOAD_CPU = 1
+
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_TMPDIR_RE = re.compile(re.escape(os.path.join(tempfile.gettempdir(), "ringlab-")) + r"[\w-]+?-\w{8}")
+
+
+def scrub_paths(text):
+    """`text` without this machine's paths, for what goes into results/: the repository
+    root dropped (paths become relative to it), a temporary directory of ours shown as
+    <tmp>, the home directory as ~."""
+    text = text.replace(_ROOT + os.sep, "").replace(_ROOT, ".")
+    text = _TMPDIR_RE.sub("<tmp>", text)
+    home = os.path.expanduser("~")
+    return text.replace(home + os.sep, "~" + os.sep) if home not in ("", os.sep) else text
+
+
+def command_line(cmd):
+    """`cmd` as one line for the records, through scrub_paths()."""
+    return scrub_paths(" ".join(str(c) for c in cmd))
 
 
 def pinning():

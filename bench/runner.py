@@ -27,7 +27,7 @@ import peers
 import report
 import resultdir
 import soak
-from procs import REGISTRY, install_signal_handlers, pinning, wait_quiet
+from procs import REGISTRY, command_line, install_signal_handlers, pinning, wait_quiet
 from stats import fmt_duration, fmt_rate, fmt_us
 
 STRICT_PRESETS = ("smoke", "ci", "soak")   # a failed trial fails the run
@@ -355,7 +355,7 @@ def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
             root = tempfile.mkdtemp(prefix="ringlab-bench-root-")
         srv = start_target(target, w, b.conns, server_bin, raw, label, root, sockperf_opt,
                            client)
-        rec["commands"] = {"server": " ".join(str(c) for c in srv.cmd)}
+        rec["commands"] = {"server": command_line(srv.cmd)}
         try:
             if client == "pp":
                 r = peers.sockperf_pp(srv, b.duration, "64", str(raw), label)

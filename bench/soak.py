@@ -28,7 +28,7 @@ import matrix
 import measure
 import plots
 import report
-from procs import cpu_seconds, fd_count, memory_and_threads, spawn, stop
+from procs import command_line, cpu_seconds, fd_count, memory_and_threads, spawn, stop
 from stats import fmt_duration, fmt_num, fmt_pct, fmt_rate, fmt_us, md_table, median
 
 # workload, share of the sockets (twentieths).  The UDP server answers every socket
@@ -229,7 +229,7 @@ def load_record(seq, load, engine, cmd, files, status, doc, config):
            "workload": load.workload, "conns": load.conns, "target": engine, "rep": seq,
            "kind": "soak", "label": os.path.basename(files["json"])[:-5],
            "duration": config["duration_s"], "warmup": config["warmup_s"],
-           "source": load.source, "commands": {"load": [" ".join(str(c) for c in cmd)]},
+           "source": load.source, "commands": {"load": [command_line(cmd)]},
            "files": [{k: os.path.basename(v) for k, v in files.items()}],
            "load_exit": [status]}
     if doc is None:
