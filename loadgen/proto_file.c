@@ -11,8 +11,8 @@
  * connection reuses its 8 names (an upload replaces a file atomically), so the disk holds
  * at most connections x 8 x --size bytes.
  *
- * File contents: byte o of upload b is byte o % 8 of mix(mix(key + (b + 1) * G1) +
- * (o / 8 + 1) * G2) (mix: the SplitMix64 finaliser; key drawn per connection), so any byte
+ * File contents: upload b is request b of payload.h's pseudo-random stream (key drawn
+ * per connection), so any byte
  * can be recomputed: downloads are verified in place as they arrive, and an upload's
  * sha256 is recomputed when its reply starts.  The expected reply header is compared byte
  * for byte, so an "ERR ..." reply is a mismatch at byte 0.
@@ -23,10 +23,9 @@
 #include <unistd.h>
 
 #include "lg_proto.h"
+#include "payload.h"
 #include "sha256.h"
 
-#define G1	       0x9e3779b97f4a7c15ull
-#define G2	       0xd1b54a32d192ed03ull
 #define NAMES	       8u
 #define REPLY_LINE_MAX 160u
 #define CHUNK	       8192u
@@ -40,13 +39,6 @@ struct file_state {
 	size_t line_len;
 	uint64_t line_for;
 };
-
-static inline uint64_t mix(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static bool is_put(const struct file_state *f, uint64_t i)
 {
@@ -64,19 +56,10 @@ static uint64_t body_of(const struct file_state *f, uint64_t i)
 	return i;
 }
 
-/* Writes bytes [off, off + len) of upload b. */
+/* Writes bytes [off, off + len) of upload b: payload.h's stream, request b. */
 static void body(const struct file_state *f, uint64_t b, uint64_t off, uint8_t *buf, size_t len)
 {
-	uint64_t base = mix(f->key + (b + 1) * G1), j = UINT64_MAX, w = 0;
-	size_t k;
-
-	for (k = 0; k < len; k++) {
-		if ((off + k) / 8 != j) {
-			j = (off + k) / 8;
-			w = mix(base + (j + 1) * G2);
-		}
-		buf[k] = (uint8_t)(w >> (8 * ((off + k) % 8)));
-	}
+	lg_payload_fill(f->key, b, off, buf, len);
 }
 
 static size_t request_header(const struct file_state *f, uint64_t i, char *buf, size_t cap)
@@ -105,7 +88,7 @@ static int file_conn_init(void *st, const struct lg_proto_params *p, uint64_t se
 {
 	struct file_state *f = st;
 
-	f->key = mix(seed + G1);
+	f->key = lg_payload_key(seed);
 	f->size = p->size;
 	f->mode = p->file_mode;
 	snprintf(f->tag, sizeof(f->tag), "lg-%ld-%016llx", (long)getpid(),
@@ -185,10 +168,16 @@ static long file_reply_verify(void *st, uint64_t i, uint64_t off, const uint8_t 
 								: n - used;
 			memcpy(chunk, f->line + at, k);
 		} else {
+			/* The body is checked in place, word by word, nothing copied. */
 			k = total - at < n - used ? (size_t)(total - at) : n - used;
-			if (k > CHUNK)
-				k = CHUNK;
-			body(f, body_of(f, i), at - f->line_len, chunk, k);
+			if (lg_payload_check(f->key, body_of(f, i), at - f->line_len, p + used, k,
+					     mm)) {
+				mm->offset += f->line_len;
+				return -EBADMSG;
+			}
+			used += k;
+			at += k;
+			continue;
 		}
 		if (memcmp(chunk, p + used, k) != 0) {
 			for (b = 0; chunk[b] == p[used + b]; b++)
