@@ -85,9 +85,10 @@ struct lg_proto {
 	/*
 	 * Writes bytes [off, off + len) of request i into buf (len never runs past the end of
 	 * the request), so a request may be produced in pieces into a bounded send buffer.
-	 * Returns the number of bytes written (len).
+	 * The pieces of one request come in order; st may record what it produced (the file
+	 * protocol hashes each upload on the way out).  Returns the number of bytes written.
 	 */
-	size_t (*request_produce)(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
+	size_t (*request_produce)(void *st, uint64_t i, uint64_t off, uint8_t *buf,
 				  size_t len);
 	/*
 	 * Checks n received bytes p, which continue the reply to request i at byte `off` of

@@ -1,5 +1,5 @@
 /*
- * payload.h - the pseudo-random request bytes shared by the echo and udp client protocols.
+ * payload.h - the pseudo-random request bytes shared by the echo, udp and file client protocols.
  *
  * Every connection (or UDP socket) draws a 64-bit key from its seed; byte b of request i
  * is byte b % 8 of the little-endian word

@@ -74,7 +74,7 @@ static uint64_t chat_request_len(const void *st, uint64_t i)
 	return 0; /* not used: chatpath.c produces lines through lg_chat_line */
 }
 
-static size_t chat_request_produce(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
+static size_t chat_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf,
 				   size_t len)
 {
 	(void)st;

@@ -53,7 +53,7 @@ static uint64_t echo_request_len(const void *st, uint64_t i)
 	return e->size;
 }
 
-static size_t echo_request_produce(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
+static size_t echo_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf,
 				   size_t len)
 {
 	const struct echo_state *e = st;

@@ -14,7 +14,9 @@
  * File contents: upload b is request b of payload.h's pseudo-random stream (key drawn
  * per connection), so any byte
  * can be recomputed: downloads are verified in place as they arrive, and an upload's
- * sha256 is recomputed when its reply starts.  The expected reply header is compared byte
+ * sha256 is computed as its bytes are produced for sending, so the expected reply is ready
+ * when the reply starts (a request not produced in order is rehashed from the stream
+ * then instead).  The expected reply header is compared byte
  * for byte, so an "ERR ..." reply is a mismatch at byte 0.
  */
 #include <errno.h>
@@ -29,6 +31,7 @@
 #define NAMES	       8u
 #define REPLY_LINE_MAX 160u
 #define CHUNK	       8192u
+#define HASHED	       4u /* finished upload hashes kept: covers --pipeline up to 4 */
 
 struct file_state {
 	uint64_t key;
@@ -38,6 +41,10 @@ struct file_state {
 	char line[REPLY_LINE_MAX]; /* expected reply header of request line_for - 1 */
 	size_t line_len;
 	uint64_t line_for;
+	struct rl_sha256 hs;	   /* the upload being produced: request hs_for - 1 ... */
+	uint64_t hs_for, hs_off;   /* ... hashed up to body byte hs_off */
+	char hex[HASHED][65];	   /* finished: sha256 of request hex_for[k] - 1 */
+	uint64_t hex_for[HASHED];
 };
 
 static bool is_put(const struct file_state *f, uint64_t i)
@@ -88,6 +95,7 @@ static int file_conn_init(void *st, const struct lg_proto_params *p, uint64_t se
 {
 	struct file_state *f = st;
 
+	memset(f, 0, sizeof(*f));
 	f->key = lg_payload_key(seed);
 	f->size = p->size;
 	f->mode = p->file_mode;
@@ -109,10 +117,32 @@ static uint64_t file_request_len(const void *st, uint64_t i)
 	return request_header(f, i, hdr, sizeof(hdr)) + (is_put(f, i) ? f->size : 0);
 }
 
-static size_t file_request_produce(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
-				   size_t len)
+/* Feeds body bytes [boff, boff + n) of upload request i, just produced, to the running
+ * hash; a piece out of order drops it (expect_line then recomputes). */
+static void hash_piece(struct file_state *f, uint64_t i, uint64_t boff, const uint8_t *p,
+		       size_t n)
 {
-	const struct file_state *f = st;
+	if (boff == 0) {
+		rl_sha256_init(&f->hs);
+		f->hs_for = i + 1;
+		f->hs_off = 0;
+	}
+	if (f->hs_for != i + 1 || boff != f->hs_off) {
+		f->hs_for = 0;
+		return;
+	}
+	rl_sha256_update(&f->hs, p, n);
+	f->hs_off += n;
+	if (f->hs_off == f->size) {
+		rl_sha256_final_hex(&f->hs, f->hex[i % HASHED]);
+		f->hex_for[i % HASHED] = i + 1;
+		f->hs_for = 0;
+	}
+}
+
+static size_t file_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf, size_t len)
+{
+	struct file_state *f = st;
 	char hdr[REPLY_LINE_MAX];
 	size_t h = request_header(f, i, hdr, sizeof(hdr)), k = 0;
 
@@ -120,8 +150,11 @@ static size_t file_request_produce(const void *st, uint64_t i, uint64_t off, uin
 		k = h - (size_t)off < len ? h - (size_t)off : len;
 		memcpy(buf, hdr + off, k);
 	}
-	if (k < len)
+	if (k < len) {
 		body(f, body_of(f, i), off + k - h, buf + k, len - k);
+		if (is_put(f, i))
+			hash_piece(f, i, off + k - h, buf + k, len - k);
+	}
 	return len;
 }
 
@@ -137,6 +170,9 @@ static void expect_line(struct file_state *f, uint64_t i)
 	if (!is_put(f, i)) {
 		f->line_len = (size_t)snprintf(f->line, sizeof(f->line), "OK %llu\n",
 					       (unsigned long long)f->size);
+	} else if (f->hex_for[i % HASHED] == i + 1) {
+		f->line_len = (size_t)snprintf(f->line, sizeof(f->line), "OK %llu %s\n",
+					       (unsigned long long)f->size, f->hex[i % HASHED]);
 	} else {
 		rl_sha256_init(&sha);
 		for (o = 0; o < f->size; o += k) {

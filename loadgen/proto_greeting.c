@@ -52,7 +52,7 @@ static uint64_t greeting_request_len(const void *st, uint64_t i)
 	return 0;
 }
 
-static size_t greeting_request_produce(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
+static size_t greeting_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf,
 				       size_t len)
 {
 	(void)st;

@@ -63,7 +63,7 @@ static uint64_t udp_request_len(const void *st, uint64_t i)
 
 /* Produces filler bytes [off, off + len) of datagram i (off >= 16: the header is the
  * engine's). */
-static size_t udp_request_produce(const void *st, uint64_t i, uint64_t off, uint8_t *buf,
+static size_t udp_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf,
 				  size_t len)
 {
 	const struct udp_state *u = st;

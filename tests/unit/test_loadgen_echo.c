@@ -23,7 +23,7 @@ static void conn(void *st, uint64_t seed)
 }
 
 /* Produces request i in pieces of `step` bytes. */
-static void produce(const void *st, uint64_t i, uint8_t *out, size_t step)
+static void produce(void *st, uint64_t i, uint8_t *out, size_t step)
 {
 	uint64_t off;
 
