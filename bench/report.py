@@ -392,7 +392,7 @@ Each run of `bench/run` writes one directory here, named `<YYYY-MM-DD>-<commit>`
 | `plots/` | PNG and SVG: latency percentiles, throughput and CPU/request vs connections |
 | `setup.log` | what installing and building printed |
 
-`latest` points at the newest run. How to run and read them: [bench/README.md](../bench/README.md);
+`latest` points at the newest whole-matrix run (one limited with `--only` is listed, not linked). How to run and read them: [bench/README.md](../bench/README.md);
 every file's fields: [docs/results.md](../docs/results.md).
 
 ## Runs (newest first)
@@ -431,7 +431,11 @@ def update_index(results_dir, latest=None):
     body = md_table(["run", "date (UTC)", "commit", "preset", "uring req/s", "vs epoll",
                      "vs blocking", "uring µs/req", "vs epoll", "vs blocking", "notes"],
                     [r for _, r in rows]) if rows else "No runs yet: `bench/run --quick`."
-    others = sorted(f.name for f in results_dir.glob("*.md") if f.name != "README.md")
+    # reports written by hand, and scripted runs (a README.md of their own, no summary.json)
+    others = sorted([f.name for f in results_dir.glob("*.md") if f.name != "README.md"] +
+                    ["%s/README.md" % d.name for d in results_dir.iterdir()
+                     if d.is_dir() and not d.is_symlink() and (d / "README.md").exists()
+                     and not (d / "summary.json").exists()])
     (results_dir / "README.md").write_text(
         INDEX_HEAD + body + "\n\nThe headline columns are echo-64 at 1000 connections "
         "(uring; `vs`: median per-repetition ratio; `+`: uncommitted changes).\n" +

@@ -262,7 +262,8 @@ def main(argv):
     (out / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
     summary = resultdir.write_views(out, environment, blocks, records, notes, interrupted)
     if out.parent == env.ROOT / "results":
-        report.update_index(env.ROOT / "results", latest=out.name)
+        # `latest` is the newest whole-matrix run: one limited by --only is indexed, not linked
+        report.update_index(env.ROOT / "results", latest=None if args.only else out.name)
     say()
     say(summary["headline_text"])
     say()
