@@ -105,11 +105,15 @@ def main():
         base = ["greeting", "--target", srv.spec, "--quiet", "--warmup", "0.3"]
         clean_run(tap, "closed loop, 16 connectors", base + ["-c", "16", "-d", "1.5"], 16)
         clean_run(tap, "2 threads, 64 connectors", base + ["-c", "64", "-t", "2", "-d", "1"], 64)
-        doc = clean_run(tap, "open loop 1000/s", base + ["-c", "8", "-d", "2", "--rate", "1000"],
-                        8)
+        # The rate stays well under what the server can do in this build: under
+        # ThreadSanitizer a thread per connection tops out near 1,000/s (300-1,100/s seen).
+        rate = 200 if harness.sanitizer() == "thread" else 1000
+        doc = clean_run(tap, "open loop %d/s" % rate,
+                        base + ["-c", "8", "-d", "2", "--rate", str(rate)], 8)
         if doc:
             cps = doc["totals"]["connections_per_s"]
-            tap.ok(abs(cps - 1000) / 1000 < 0.05, "--rate 1000 gives %.1f connections/s" % cps)
+            tap.ok(abs(cps - rate) / rate < 0.05, "--rate %d gives %.1f connections/s" % (
+                rate, cps))
             tap.ok("uncorrected" in doc["latency_us"], "open loop: uncorrected total kept")
         rc, out, err, doc, secs = harness.run_load(base + ["-c", "4", "-d", "1", "--expect",
                                                    "Hello from ringlaX\\n"])
