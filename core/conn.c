@@ -41,6 +41,20 @@ static void conn_unlock(struct rl_conn *c)
 		pthread_mutex_unlock(&c->sync->mu);
 }
 
+/* The flags as the reading thread may look at them: other threads (a cross_conn writer,
+ * another member closing this one) change them under the lock. */
+static uint32_t conn_flags(struct rl_conn *c)
+{
+	uint32_t f;
+
+	if (!c->sync)
+		return c->flags;
+	conn_lock(c);
+	f = c->flags;
+	conn_unlock(c);
+	return f;
+}
+
 void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 {
 	dst->accepted += src->accepted;
@@ -147,17 +161,18 @@ int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_
 {
 	const struct rl_server *srv = c->loop->srv;
 	size_t limit = srv->cfg.max_input, take;
+	uint32_t f = conn_flags(c);
 	long used;
 	int ret;
 
 	c->last_active_ns = now_ns;
-	if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)) {
+	if (f & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)) {
 		c->loop->stats.discarded += n; /* closing: later input is not a request */
 		return 0;
 	}
 	c->loop->stats.bytes_in += n;
 
-	if (!c->rx_len && !(c->flags & RL_CONN_PAUSED)) {
+	if (!c->rx_len && !(f & RL_CONN_PAUSED)) {
 		/* Fast path: the protocol reads the engine's buffer in place. */
 		used = srv->proto->on_data(c, p, n);
 		if (used < 0)
@@ -188,9 +203,10 @@ int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_
 		c->rx_len += take;
 		p += take;
 		n -= take;
-		if (c->flags & RL_CONN_PAUSED)
+		f = conn_flags(c);
+		if (f & RL_CONN_PAUSED)
 			continue; /* bytes in flight when the protocol paused: kept for later */
-		if (c->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
+		if (f & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
 			return 0;
 		used = srv->proto->on_data(c, c->rx, c->rx_len);
 		if (used < 0)
@@ -392,12 +408,14 @@ struct rl_chunk *rl_conn_file_chunk(struct rl_conn *c, size_t cap)
 
 void rl_conn_pause_input(struct rl_conn *c, bool pause)
 {
+	conn_lock(c);
 	if (pause) {
 		c->flags |= RL_CONN_PAUSED;
 	} else if (c->flags & RL_CONN_PAUSED) {
 		c->flags &= ~RL_CONN_PAUSED;
 		c->flags |= RL_CONN_RESUMED;
 	}
+	conn_unlock(c);
 	if (!c->sync)
 		rl_conn_mark_dirty(c);
 }

@@ -199,7 +199,7 @@ static void *writer_main(void *arg)
 static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 {
 	struct rl_conn_sync sync;
-	bool eof = false;
+	bool eof = false, writer_done;
 	ssize_t n;
 	int ret;
 
@@ -215,8 +215,8 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 	}
 	while (ret >= 0) {
 		/* Stop requested: the writer sends what is owed, then this thread lingers. */
-		if (atomic_load(&c->s->srv->stopping) && !rl_conn_closing(&c->base))
-			rl_conn_close(&c->base);
+		if (atomic_load(&c->s->srv->stopping))
+			rl_conn_close(&c->base); /* no-op once closing (it checks under the lock) */
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
 		if (n > 0) {
 			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);
@@ -228,19 +228,20 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 			break;
 		}
 		if (errno == EINTR) {
-			bool done;
+			bool done, aborted;
 
 			if (atomic_load(&c->s->srv->stopping))
 				rl_conn_close(&c->base); /* the writer sends what is owed */
 			pthread_mutex_lock(&sync.mu);
 			done = c->writer_done;
+			aborted = c->base.flags & RL_CONN_ABORT; /* others set it under the lock */
 			if (done)
 				c->reader_done = true;
 			pthread_cond_broadcast(&sync.cv);
 			pthread_mutex_unlock(&sync.mu);
 			if (!done)
 				continue;
-			if (!(c->base.flags & RL_CONN_ABORT))
+			if (!aborted)
 				linger(c, buf, &loop->stats.discarded);
 			break;
 		}
@@ -252,9 +253,10 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 	}
 	pthread_mutex_lock(&sync.mu);
 	c->reader_done = true;
+	writer_done = c->writer_done;
 	pthread_cond_broadcast(&sync.cv);
 	pthread_mutex_unlock(&sync.mu);
-	if (ret < 0 || (!eof && !c->writer_done))
+	if (ret < 0 || (!eof && !writer_done))
 		rl_conn_abort(&c->base);
 	pthread_join(c->writer, NULL);
 	loop->stats.bytes_out += c->writer_bytes;
