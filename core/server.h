@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "conn.h"
+#include "guard.h"
 #include "proto.h"
 
 enum rl_engine_kind {
@@ -44,6 +45,9 @@ struct rl_server_config {
 	unsigned cq_entries;	   /* uring: CQ size (0 = 8 x SQ) */
 	size_t max_input;	   /* unconsumed input a protocol may leave before -EMSGSIZE */
 	size_t sendq_high;	   /* stop reading a connection with this much queued */
+	unsigned max_conns_per_source; /* per IPv4 address / IPv6 /64; 0 = no limit */
+	uint64_t line_timeout_ns;      /* an incomplete line must complete in this; 0 = off */
+	uint64_t evict_idle_ns;	       /* full: evict the quietest if quiet this long; 0 = off */
 	bool verbose;
 	enum rl_blocking_mode blocking_mode;
 
@@ -104,6 +108,7 @@ struct rl_server {
 	int start_error;	/* first setup error, -errno */
 	int run_error;		/* first fatal error after start, -errno */
 	struct rl_stats totals; /* summed as loops exit */
+	struct rl_guard guard;	/* per-source counts (guard.h) */
 };
 
 /* Returns the engine for a kind, in its stream or datagram flavour. */
