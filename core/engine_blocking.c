@@ -46,7 +46,7 @@ struct bconn {
 	bool evicted;	    /* chosen to make room (under bstate.lock) */
 	int fd;
 	uint64_t rcvtimeo_ns; /* SO_RCVTIMEO now set (0: none) */
-	pthread_t writer; /* cross_conn protocols: sends what any thread queues */
+	pthread_t writer;     /* cross_conn protocols: sends what any thread queues */
 	uint64_t writer_bytes;
 	int writer_err;
 	bool writer_done; /* the writer sent everything it will (under sync.mu) */

@@ -298,7 +298,8 @@ static void on_listener(struct eloop *l)
 		fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			if (victim) {
-				rl_guard_note_evict(l->base.srv, &l->base.stats, &victim->base, age);
+				rl_guard_note_evict(l->base.srv, &l->base.stats, &victim->base,
+						    age);
 				conn_close(l, victim);
 			}
 			conn_new(l, fd);
@@ -389,8 +390,7 @@ static void on_timer(struct eloop *l)
 		return;
 	l->last_idle_scan = now;
 	l->lingering = false;
-	if (l->accept_paused && l->base.srv->cfg.evict_idle_ns && !l->draining &&
-	    !l->backoff_until)
+	if (l->accept_paused && l->base.srv->cfg.evict_idle_ns && !l->draining && !l->backoff_until)
 		set_listening(l, true); /* full: look again for a connection to evict */
 	for (c = l->live; c; c = next) {
 		next = c->next;

@@ -565,7 +565,9 @@ static struct uconn *pick_victim(struct uloop *l, uint64_t *age)
 	if (!l->base.srv->cfg.evict_idle_ns)
 		return NULL;
 	for (c = l->live; c; c = c->next) {
-		a = (c->st & US_CLOSING) ? 0 : rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
+		a = (c->st & US_CLOSING)
+			? 0
+			: rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
 		if (a > *age) {
 			*age = a;
 			best = c;

@@ -33,7 +33,7 @@ int rl_guard_init(struct rl_guard *g, const struct rl_server_config *cfg)
 {
 	memset(g, 0, sizeof(*g));
 	pthread_mutex_init(&g->mu, NULL);
-	if (!cfg->max_conns_per_source)
+	if (cfg && !cfg->max_conns_per_source)
 		return 0;
 	g->slots = calloc(GUARD_MIN_SLOTS, sizeof(*g->slots));
 	if (!g->slots)
@@ -158,8 +158,8 @@ static bool log_due(struct rl_guard *g, int kind, unsigned long long *skipped)
 		return false;
 	now = rl_now_ns();
 	next = atomic_load_explicit(&g->log_next_ns[kind], memory_order_relaxed);
-	if (now < next || !atomic_compare_exchange_strong(&g->log_next_ns[kind], &next,
-							  now + LOG_EVERY_NS)) {
+	if (now < next ||
+	    !atomic_compare_exchange_strong(&g->log_next_ns[kind], &next, now + LOG_EVERY_NS)) {
 		atomic_fetch_add_explicit(&g->log_skipped[kind], 1, memory_order_relaxed);
 		return false;
 	}
@@ -167,56 +167,66 @@ static bool log_due(struct rl_guard *g, int kind, unsigned long long *skipped)
 	return true;
 }
 
-int rl_guard_admit(struct rl_server *srv, struct rl_conn *c, int fd)
+int rl_guard_admit_key(struct rl_guard *g, const struct rl_guard_key *k, unsigned max)
 {
-	struct rl_guard *g = &srv->guard;
-	unsigned max = srv->cfg.max_conns_per_source;
 	struct rl_guard_slot *s;
-	struct rl_guard_key k;
 	int ret = 0;
 
-	c->src.family = 0;
-	if (!max)
-		return 0;
-	k = key_of(fd);
-	if (!k.family)
-		return 0; /* unix sockets: no source to count */
 	pthread_mutex_lock(&g->mu);
-	if ((g->used + 1) * 2 > g->cap && grow(g) < 0) {
+	if (!g->slots || ((g->used + 1) * 2 > g->cap && grow(g) < 0)) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	s = find(g, &k);
+	s = find(g, k);
 	if (!s->key.family) {
-		s->key = k;
+		s->key = *k;
 		s->open = 0;
 		g->used++;
 	}
-	if (s->open >= max) {
+	if (s->open >= max)
 		ret = -EDQUOT;
-		goto out;
-	}
-	s->open++;
-	c->src = k;
+	else
+		s->open++;
 out:
 	pthread_mutex_unlock(&g->mu);
 	return ret;
 }
 
-void rl_guard_release(struct rl_server *srv, struct rl_conn *c)
+void rl_guard_release_key(struct rl_guard *g, const struct rl_guard_key *k)
 {
-	struct rl_guard *g = &srv->guard;
 	struct rl_guard_slot *s;
 
-	if (!c->src.family)
-		return;
 	pthread_mutex_lock(&g->mu);
-	s = find(g, &c->src);
-	if (s->key.family && --s->open == 0) {
+	s = g->slots ? find(g, k) : NULL;
+	if (s && s->key.family && --s->open == 0) {
 		remove_at(g, (uint32_t)(s - g->slots));
 		g->used--;
 	}
 	pthread_mutex_unlock(&g->mu);
+}
+
+int rl_guard_admit(struct rl_server *srv, struct rl_conn *c, int fd)
+{
+	struct rl_guard_key k;
+	int ret;
+
+	c->src.family = 0;
+	if (!srv->cfg.max_conns_per_source)
+		return 0;
+	k = key_of(fd);
+	if (!k.family)
+		return 0; /* unix sockets: no source to count */
+	ret = rl_guard_admit_key(&srv->guard, &k, srv->cfg.max_conns_per_source);
+	if (!ret)
+		c->src = k;
+	return ret;
+}
+
+void rl_guard_release(struct rl_server *srv, struct rl_conn *c)
+{
+	if (!c->src.family)
+		return;
+	rl_guard_release_key(&srv->guard, &c->src);
 	c->src.family = 0;
 }
 

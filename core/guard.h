@@ -31,18 +31,28 @@ struct rl_guard_key {
 /* Connections open per source, shared by every loop of a server (accept and close only). */
 struct rl_guard {
 	pthread_mutex_t mu;
-	struct rl_guard_slot *slots; /* open addressing, a power of two */
-	uint32_t cap;		     /* slots */
-	uint32_t used;		     /* sources with at least one connection */
+	struct rl_guard_slot *slots;	 /* open addressing, a power of two */
+	uint32_t cap;			 /* slots */
+	uint32_t used;			 /* sources with at least one connection */
 	_Atomic uint64_t log_next_ns[3]; /* rate limit of each defence's --verbose line */
 	_Atomic uint64_t log_skipped[3];
 };
 
-/* Sets up `g` for `cfg`.  Returns 0 or -ENOMEM. */
+/* Sets up `g` for `cfg` (NULL: with the per-source table, for tests).  Returns 0 or
+ * -ENOMEM. */
 int rl_guard_init(struct rl_guard *g, const struct rl_server_config *cfg);
 
 /* Frees what rl_guard_init() allocated. */
 void rl_guard_destroy(struct rl_guard *g);
+
+/*
+ * Counts one more connection from source `k` unless it already has `max` open.  Returns 0,
+ * -EDQUOT (at the limit; nothing counted) or -ENOMEM.  Thread-safe.
+ */
+int rl_guard_admit_key(struct rl_guard *g, const struct rl_guard_key *k, unsigned max);
+
+/* Counts one connection from `k` less (one that rl_guard_admit_key() admitted). */
+void rl_guard_release_key(struct rl_guard *g, const struct rl_guard_key *k);
 
 /*
  * Admits the connection just accepted on `fd` against --max-conns-per-source: records its

@@ -8,9 +8,9 @@
  * SIGINT/SIGTERM shutdown, 1 when the server could not run, 2 for bad usage.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 
 #include "addr.h"
@@ -96,23 +96,23 @@ static void usage(FILE *f)
 		   "Protocols:\n");
 	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
 		fprintf(f, "  %-10s %s\n", protocols[i]->name, protocols[i]->summary);
-	fprintf(
-	    f,
-	    "\n"
-	    "Options:\n"
-	    "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
-	    "                           free port (default 127.0.0.1:7000). The first line on\n"
-	    "                           stdout is 'listening on ADDR'.\n"
-	    "  -e, --engine NAME        uring (default), epoll or blocking\n"
-	    "  -t, --threads N          event loops, one per thread, each with its own\n"
-	    "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
-	    "      --max-conns N        connections at once; past it accept waits (default:\n"
-	    "                           no limit; blocking: 16384 threads)\n"
-	    "      --idle-timeout DUR   close connections silent this long (default off)\n"
-	    "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
-	    "                           flight before connections are cut (default 5s)\n"
-	    "\n"
-	    "Defences (docs/architecture.md, 'Slow and flooding clients'):\n");
+	fputs("\n"
+	      "Options:\n"
+	      "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
+	      "                           free port (default 127.0.0.1:7000). The first line on\n"
+	      "                           stdout is 'listening on ADDR'.\n"
+	      "  -e, --engine NAME        uring (default), epoll or blocking\n"
+	      "  -t, --threads N          event loops, one per thread, each with its own\n"
+	      "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
+	      "      --max-conns N        connections at once; past it accept waits (default:\n"
+	      "                           no limit; blocking: 16384 threads)\n"
+	      "      --idle-timeout DUR   close connections silent this long (default off)\n"
+	      "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
+	      "                           flight before connections are cut (default 5s)\n"
+	      "\n"
+
+	      "Defences (docs/architecture.md, 'Slow and flooding clients'):\n",
+	      f);
 	fprintf(
 	    f,
 	    "      --max-conns-per-source N  connections at once from one IPv4 address or\n"
