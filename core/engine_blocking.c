@@ -535,7 +535,7 @@ static bool evict_one(struct bstate *s)
 		return false;
 	best->evicted = true;
 	shutdown(best->fd, SHUT_RDWR); /* its fd is closed under s->lock: still ours */
-	rl_guard_note_evict(s->srv, &s->stats, &best->base, age);
+	rl_guard_note_evict(s->srv, &s->stats, age);
 	return true;
 }
 

@@ -298,8 +298,7 @@ static void on_listener(struct eloop *l)
 		fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
 			if (victim) {
-				rl_guard_note_evict(l->base.srv, &l->base.stats, &victim->base,
-						    age);
+				rl_guard_note_evict(l->base.srv, &l->base.stats, age);
 				conn_close(l, victim);
 			}
 			conn_new(l, fd);

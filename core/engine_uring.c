@@ -587,7 +587,7 @@ static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
 		victim = l->max_conns && l->nlive >= l->max_conns ? pick_victim(l, &age) : NULL;
 		if (victim) {
 			/* Full: the quietest connection makes room for this one. */
-			rl_guard_note_evict(l->base.srv, &l->base.stats, &victim->base, age);
+			rl_guard_note_evict(l->base.srv, &l->base.stats, age);
 			conn_start_close(l, victim);
 			conn_new(l, cqe->res);
 		} else if (l->max_conns && l->nlive >= l->max_conns) {

@@ -306,17 +306,15 @@ uint64_t rl_guard_evict_age(const struct rl_server_config *cfg, const struct rl_
 	return now_ns - since;
 }
 
-void rl_guard_note_evict(struct rl_server *srv, struct rl_stats *st, const struct rl_conn *c,
-			 uint64_t age_ns)
+void rl_guard_note_evict(struct rl_server *srv, struct rl_stats *st, uint64_t age_ns)
 {
 	unsigned long long skipped;
 
 	st->evicted++;
 	if (log_due(&srv->guard, LOG_EVICT, &skipped))
-		rl_debug("--max-conns reached: evicted connection %llu, quiet for %llu ms "
+		rl_debug("--max-conns reached: evicted a connection quiet for %llu ms to make room "
 			 "(%llu more since the last such line)",
-			 (unsigned long long)c->id, (unsigned long long)(age_ns / RL_NSEC_PER_MSEC),
-			 skipped);
+			 (unsigned long long)(age_ns / RL_NSEC_PER_MSEC), skipped);
 }
 
 void rl_guard_note_refused(struct rl_server *srv, struct rl_stats *st)

@@ -97,8 +97,7 @@ uint64_t rl_guard_evict_age(const struct rl_server_config *cfg, const struct rl_
 			    uint64_t now_ns, bool other_thread);
 
 /* Counts and logs (rate-limited) an eviction or a per-source refusal in `st`. */
-void rl_guard_note_evict(struct rl_server *srv, struct rl_stats *st, const struct rl_conn *c,
-			 uint64_t age_ns);
+void rl_guard_note_evict(struct rl_server *srv, struct rl_stats *st, uint64_t age_ns);
 void rl_guard_note_refused(struct rl_server *srv, struct rl_stats *st);
 
 #endif

@@ -45,11 +45,14 @@ struct rl_server_config {
 	unsigned cq_entries;	   /* uring: CQ size (0 = 8 x SQ) */
 	size_t max_input;	   /* unconsumed input a protocol may leave before -EMSGSIZE */
 	size_t sendq_high;	   /* stop reading a connection with this much queued */
-	unsigned max_conns_per_source; /* per IPv4 address / IPv6 /64; 0 = no limit */
-	uint64_t line_timeout_ns;      /* an incomplete line must complete in this; 0 = off */
-	uint64_t evict_idle_ns;	       /* full: evict the quietest if quiet this long; 0 = off */
 	bool verbose;
 	enum rl_blocking_mode blocking_mode;
+
+	/* Defences (guard.h), 0 = off: connections per IPv4 address / IPv6 /64; the deadline
+	 * of an incomplete line; when full, evict the quietest if quiet this long. */
+	unsigned max_conns_per_source;
+	uint64_t line_timeout_ns;
+	uint64_t evict_idle_ns;
 
 	/* Protocol settings: each servers/<protocol>.c documents the ones it reads. */
 	const char *message; /* greeting: what to send on accept */
