@@ -57,8 +57,9 @@ void rl_guard_release_key(struct rl_guard *g, const struct rl_guard_key *k);
 /*
  * Admits the connection just accepted on `fd` against --max-conns-per-source: records its
  * source in c->src (released by rl_conn_release()).  Returns 0, or -EDQUOT when its
- * source already has the maximum open (the caller closes fd at once and counts
- * source_refused).  Any thread; c need not be opened yet.
+ * source already has the maximum open: fd is then set to reset on close (SO_LINGER 0),
+ * and the caller closes it at once and counts source_refused.  Any thread; c need not be
+ * opened yet.
  */
 int rl_guard_admit(struct rl_server *srv, struct rl_conn *c, int fd);
 
