@@ -55,7 +55,10 @@ def echoer(srv, stop, out):
 
 
 def main():
+    global PER_SOURCE
     args = rel.parse_args()
+    if rel.sanitizer():
+        PER_SOURCE //= 4  # a sanitized server (TSan: a thread per connection) is slower
     tap = rel.Tap()
     with rel.LogServer("echo", engine=args.engine,
                        args=["--max-conns-per-source", "16"]) as srv:
