@@ -211,7 +211,12 @@ static void on_event(struct sl_run *r, uint32_t ci, uint32_t events, uint64_t no
 
 	if (c->st == SL_CONNECTING) {
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
-			r->connect_errors++;
+			/* A reset right after the handshake is the server refusing it (a per-source
+			 * cap): a cut.  Anything else (refused, unreachable) never connected. */
+			if (err == ECONNRESET || err == EPIPE)
+				r->cuts++;
+			else
+				r->connect_errors++;
 			drop(r, ci, false, now);
 			return;
 		}
