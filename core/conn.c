@@ -70,6 +70,9 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 	dst->enobufs += src->enobufs;
 	dst->truncated += src->truncated;
 	dst->discarded += src->discarded;
+	dst->source_refused += src->source_refused;
+	dst->line_timeouts += src->line_timeouts;
+	dst->evicted += src->evicted;
 }
 
 static size_t align16(size_t n)
@@ -96,6 +99,8 @@ int rl_conn_open(struct rl_conn *c, struct rl_loop *loop, size_t engine_size, ui
 	c->dirty_next = NULL;
 	c->id = atomic_fetch_add_explicit(&srv->next_conn_id, 1, memory_order_relaxed) + 1;
 	c->last_active_ns = now_ns;
+	c->partial_since_ns = 0;
+	__atomic_store_n(&c->quiet_since_ns, now_ns, __ATOMIC_RELAXED);
 	c->flags = 0;
 	if (proto->on_open)
 		return proto->on_open(c);
@@ -157,7 +162,32 @@ static int rx_reserve(struct rl_conn *c, size_t need, size_t limit)
 	return 0;
 }
 
+/*
+ * Keeps the guard's clocks (guard.h): when input is left over as an incomplete line, the
+ * line deadline runs from the read that began it (bytes that only add to it do not move
+ * it); a connection with nothing incomplete is quiet from its last read.
+ */
+static void note_partial(struct rl_conn *c, uint64_t now_ns)
+{
+	if (!c->rx_len)
+		c->partial_since_ns = 0;
+	else if (!c->partial_since_ns && !(conn_flags(c) & RL_CONN_PAUSED))
+		c->partial_since_ns = now_ns ? now_ns : 1;
+	__atomic_store_n(&c->quiet_since_ns, c->partial_since_ns ? c->partial_since_ns : now_ns,
+			 __ATOMIC_RELAXED);
+}
+
+static int deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_ns);
+
 int rl_conn_deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_ns)
+{
+	int ret = deliver(c, p, n, now_ns);
+
+	note_partial(c, now_ns);
+	return ret;
+}
+
+static int deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_ns)
 {
 	const struct rl_server *srv = c->loop->srv;
 	size_t limit = srv->cfg.max_input, take;
@@ -252,6 +282,7 @@ void rl_conn_release(struct rl_conn *c)
 	}
 
 	rl_conn_forget_dirty(c);
+	rl_guard_release(c->loop->srv, c);
 	if (proto->on_close)
 		proto->on_close(c);
 	rl_sendq_clear(&c->sq);
@@ -433,8 +464,11 @@ int rl_conn_run_deferred(struct rl_conn *c)
 			report_fileop(c, op);
 			continue;
 		}
-		if (!(c->flags & RL_CONN_RESUMED) || (c->flags & RL_CONN_PAUSED))
+		if (!(c->flags & RL_CONN_RESUMED) || (c->flags & RL_CONN_PAUSED)) {
+			if (!c->rx_len)
+				c->partial_since_ns = 0;
 			return 0;
+		}
 		c->flags &= ~RL_CONN_RESUMED;
 		if (!c->rx_len || rl_conn_closing(c))
 			continue;

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "guard.h"
 #include "proto.h"
 #include "sendq.h"
 
@@ -39,6 +40,9 @@ struct rl_stats {
 	uint64_t enobufs;	  /* io_uring: multishot recv ran out of provided buffers */
 	uint64_t truncated;	  /* datagrams larger than --max-datagram, dropped */
 	uint64_t discarded;	  /* bytes read after a close was decided (never requests) */
+	uint64_t source_refused;  /* closed at once: --max-conns-per-source reached */
+	uint64_t line_timeouts;	  /* an incomplete line outlived --line-timeout */
+	uint64_t evicted;	  /* closed to make room when --max-conns was reached */
 };
 
 /* Counts a dropped connection as a reset by the peer or as an error. */
@@ -132,6 +136,9 @@ struct rl_conn {
 	struct rl_fileop *fops_done; /* synchronous file ops waiting to be reported */
 	unsigned fops_pending;	     /* file ops started and not yet reported */
 	struct rl_conn_sync *sync;   /* see struct rl_conn_sync; usually NULL */
+	struct rl_guard_key src;     /* its source, when --max-conns-per-source counts it */
+	uint64_t partial_since_ns;   /* input kept as an incomplete line since; 0: none */
+	uint64_t quiet_since_ns;     /* idle or incomplete since (atomic: read by others) */
 	void *state;		     /* proto->conn_state_size bytes, zeroed */
 };
 

@@ -17,6 +17,7 @@
  * (linger() below) and exit.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -42,8 +43,10 @@ struct bconn {
 	struct bstate *s;
 	pthread_t thread;
 	bool inline_served; /* iterative mode: no thread to join */
+	bool evicted;	    /* chosen to make room (under bstate.lock) */
 	int fd;
-	pthread_t writer; /* cross_conn protocols: sends what any thread queues */
+	uint64_t rcvtimeo_ns; /* SO_RCVTIMEO now set (0: none) */
+	pthread_t writer;     /* cross_conn protocols: sends what any thread queues */
 	uint64_t writer_bytes;
 	int writer_err;
 	bool writer_done; /* the writer sent everything it will (under sync.mu) */
@@ -91,6 +94,38 @@ static void set_timeout(int fd, int opt, uint64_t ns)
 			     .tv_usec = (suseconds_t)(ns % RL_NSEC_PER_SEC / 1000)};
 
 	setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+/*
+ * Before a recv(): sets SO_RCVTIMEO to the nearer of the idle timeout and the line
+ * deadline (guard.h).  Returns true when the line deadline has already passed.
+ */
+static bool recv_deadline(struct bconn *c)
+{
+	uint64_t want = c->s->srv->cfg.idle_timeout_ns;
+	uint64_t left = rl_guard_line_left(&c->base, rl_now_ns());
+
+	if (left == 0)
+		return true;
+	if (left != UINT64_MAX && (!want || left < want))
+		want = left < RL_NSEC_PER_MSEC ? RL_NSEC_PER_MSEC : left;
+	if (want != c->rcvtimeo_ns) {
+		set_timeout(c->fd, SO_RCVTIMEO, want);
+		c->rcvtimeo_ns = want;
+	}
+	return false;
+}
+
+/* recv() timed out: the line deadline passed (error line, close), or the idle timeout.
+ * Returns true when the connection goes on (to send the error line). */
+static bool recv_timed_out(struct bconn *c, struct rl_loop *loop)
+{
+	if (rl_guard_line_expired(&c->base, rl_now_ns())) {
+		rl_guard_line_cut(&c->base, &loop->stats);
+		return true;
+	}
+	loop->stats.idle_closed++;
+	return false;
 }
 
 /*
@@ -217,9 +252,13 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 		/* Stop requested: the writer sends what is owed, then this thread lingers. */
 		if (atomic_load(&c->s->srv->stopping))
 			rl_conn_close(&c->base); /* no-op once closing (it checks under the lock) */
+		if (recv_deadline(c)) {
+			rl_guard_line_cut(&c->base, &loop->stats);
+			continue;
+		}
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
 		if (n > 0) {
-			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);
+			ret = rl_conn_deliver(&c->base, buf, (size_t)n, rl_now_ns());
 			continue;
 		}
 		if (n == 0) {
@@ -245,10 +284,10 @@ static int serve_cross(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 				linger(c, buf, &loop->stats.discarded);
 			break;
 		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			loop->stats.idle_closed++;
-		else
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			ret = -errno;
+		else if (recv_timed_out(c, loop))
+			continue;
 		break;
 	}
 	pthread_mutex_lock(&sync.mu);
@@ -306,14 +345,18 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 		}
 		if (c->base.flags & RL_CONN_PAUSED)
 			return -EDEADLK; /* paused with nothing pending: nothing could resume it */
+		if (recv_deadline(c)) {
+			rl_guard_line_cut(&c->base, &loop->stats);
+			continue;
+		}
 		n = recv(c->fd, buf, READ_BUF_SIZE, 0);
 		if (n > 0) {
-			ret = rl_conn_deliver(&c->base, buf, (size_t)n, 0);
+			ret = rl_conn_deliver(&c->base, buf, (size_t)n, rl_now_ns());
 		} else if (n == 0) {
 			rl_conn_eof(&c->base);
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			loop->stats.idle_closed++;
-			return 0;
+			if (!recv_timed_out(c, loop))
+				return 0;
 		} else if (errno != EINTR) {
 			return -errno;
 		}
@@ -328,8 +371,10 @@ static void *conn_main(void *arg)
 	uint8_t buf[READ_BUF_SIZE];
 	int ret;
 
-	if (s->srv->cfg.idle_timeout_ns)
+	if (s->srv->cfg.idle_timeout_ns) {
 		set_timeout(c->fd, SO_RCVTIMEO, s->srv->cfg.idle_timeout_ns);
+		c->rcvtimeo_ns = s->srv->cfg.idle_timeout_ns;
+	}
 	if (s->srv->proto->cross_conn) {
 		ret = serve_cross(c, &loop, buf);
 	} else {
@@ -392,8 +437,21 @@ static void spawn(struct bstate *s, int fd)
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
+	ret = rl_guard_admit(srv, &c->base, fd);
+	if (ret < 0) { /* --max-conns-per-source: closed at once */
+		close(fd);
+		free(c);
+		pthread_mutex_lock(&s->lock);
+		if (ret == -EDQUOT)
+			rl_guard_note_refused(srv, &s->stats);
+		else
+			s->stats.errors++;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	c->fd = fd;
 	c->s = s;
+	c->base.quiet_since_ns = rl_now_ns(); /* before its thread exists: no race */
 	rl_server_tune_socket(srv, fd);
 	pthread_mutex_lock(&s->lock);
 	c->next = s->live;
@@ -420,6 +478,7 @@ static void spawn(struct bstate *s, int fd)
 		pthread_mutex_unlock(&s->lock);
 		rl_warn("cannot start a connection thread: %s", strerror(ret));
 		close(fd);
+		rl_guard_release(srv, &c->base);
 		free(c);
 		return;
 	}
@@ -446,17 +505,71 @@ static void backoff(struct bstate *s, uint64_t ns)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* True when a client waits in the listener's backlog. */
+static bool listener_ready(int lfd)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/*
+ * Full, with --evict-idle: when a client is waiting, cuts the connection quiet the longest
+ * (shutdown() ends its thread's recv()).  Under s->lock.  Returns true when one was cut.
+ */
+static bool evict_one(struct bstate *s)
+{
+	struct bconn *c, *best = NULL;
+	uint64_t now = rl_now_ns(), age = 0, a;
+
+	if (!listener_ready(s->lfd))
+		return false;
+	for (c = s->live; c; c = c->next) {
+		a = c->evicted ? 0 : rl_guard_evict_age(&s->srv->cfg, &c->base, now, true);
+		if (a > age) {
+			age = a;
+			best = c;
+		}
+	}
+	if (!best)
+		return false;
+	best->evicted = true;
+	shutdown(best->fd, SHUT_RDWR); /* its fd is closed under s->lock: still ours */
+	rl_guard_note_evict(s->srv, &s->stats, age);
+	return true;
+}
+
+/* Waits under s->lock until there is room for another connection (or stop). */
+static void wait_for_room(struct bstate *s)
+{
+	unsigned max = s->srv->cfg.max_conns;
+	struct timespec until;
+
+	while (max && s->nlive >= max && !stopping(s)) {
+		if (!s->srv->cfg.evict_idle_ns) {
+			pthread_cond_wait(&s->cond, &s->lock);
+			continue;
+		}
+		/* Evicting: look again every 50 ms (a client may be waiting by then). */
+		if (evict_one(s) && s->nlive < max)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 50000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->cond, &s->lock, &until);
+	}
+}
+
 static void *acceptor_main(void *arg)
 {
 	struct bstate *s = arg;
-	unsigned max = s->srv->cfg.max_conns;
 	int fd;
 
 	while (!stopping(s)) {
 		reap(s);
 		pthread_mutex_lock(&s->lock);
-		while (max && s->nlive >= max && !stopping(s))
-			pthread_cond_wait(&s->cond, &s->lock);
+		wait_for_room(s);
 		pthread_mutex_unlock(&s->lock);
 		if (stopping(s))
 			break;

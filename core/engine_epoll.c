@@ -229,10 +229,21 @@ static void conn_new(struct eloop *l, int fd)
 		l->base.stats.errors++;
 		return;
 	}
+	ret = rl_guard_admit(srv, &c->base, fd);
+	if (ret < 0) { /* --max-conns-per-source: closed at once */
+		close(fd);
+		free(c);
+		if (ret == -EDQUOT)
+			rl_guard_note_refused(srv, &l->base.stats);
+		else
+			l->base.stats.errors++;
+		return;
+	}
 	c->fd = fd;
 	ev.data.ptr = c;
 	if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		close(fd);
+		rl_guard_release(srv, &c->base);
 		free(c);
 		l->base.stats.errors++;
 		return;
@@ -250,19 +261,46 @@ static void conn_new(struct eloop *l, int fd)
 		conn_fail(l, c, ret);
 }
 
+/* With --evict-idle: the connection to close when full (guard.h), or NULL. */
+static struct econn *pick_victim(struct eloop *l, uint64_t *age)
+{
+	struct econn *c, *best = NULL;
+	uint64_t a;
+
+	*age = 0;
+	for (c = l->live; c; c = c->next) {
+		a = rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
+		if (a > *age) {
+			*age = a;
+			best = c;
+		}
+	}
+	return best;
+}
+
 static void on_listener(struct eloop *l)
 {
+	struct econn *victim;
+	uint64_t age = 0;
 	int i, fd;
 
 	for (i = 0; i < ACCEPT_BATCH; i++) {
+		victim = NULL;
 		if (l->max_conns && l->nlive >= l->max_conns) {
-			/* Leave the rest in the kernel's backlog until a slot frees. */
-			l->accept_paused = true;
-			set_listening(l, false);
-			return;
+			victim = l->base.srv->cfg.evict_idle_ns ? pick_victim(l, &age) : NULL;
+			if (!victim) {
+				/* Leave the rest in the kernel's backlog until a slot frees. */
+				l->accept_paused = true;
+				set_listening(l, false);
+				return;
+			}
 		}
 		fd = accept4(l->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd >= 0) {
+			if (victim) {
+				rl_guard_note_evict(l->base.srv, &l->base.stats, age);
+				conn_close(l, victim);
+			}
 			conn_new(l, fd);
 			continue;
 		}
@@ -338,6 +376,7 @@ static void start_drain(struct eloop *l)
 static void on_timer(struct eloop *l)
 {
 	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, now = l->base.now_ns;
+	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg);
 	struct econn *c, *next;
 
 	if (l->backoff_until && now >= l->backoff_until) {
@@ -345,11 +384,13 @@ static void on_timer(struct eloop *l)
 		if (!l->draining && !l->accept_paused)
 			set_listening(l, true);
 	}
-	if (!l->draining && !(idle && now - l->last_idle_scan >= idle / 4) &&
+	if (!l->draining && !(sweep && now - l->last_idle_scan >= sweep) &&
 	    !(l->lingering && now - l->last_idle_scan >= LINGER_TICK_NS))
 		return;
 	l->last_idle_scan = now;
 	l->lingering = false;
+	if (l->accept_paused && l->base.srv->cfg.evict_idle_ns && !l->draining && !l->backoff_until)
+		set_listening(l, true); /* full: look again for a connection to evict */
 	for (c = l->live; c; c = next) {
 		next = c->next;
 		if (l->draining && now >= l->drain_deadline) {
@@ -367,6 +408,8 @@ static void on_timer(struct eloop *l)
 				 (unsigned long long)c->base.id);
 			l->base.stats.idle_closed++;
 			conn_close(l, c);
+		} else if (!l->draining && rl_guard_line_expired(&c->base, now)) {
+			rl_guard_line_cut(&c->base, &l->base.stats); /* error line, then close */
 		} else if (!l->draining && idle && now - c->base.last_active_ns >= idle) {
 			l->base.stats.idle_closed++;
 			conn_close(l, c);
@@ -377,7 +420,7 @@ static void on_timer(struct eloop *l)
 /* Milliseconds epoll_wait may sleep: until the next timer duty, or forever. */
 static int wait_ms(const struct eloop *l)
 {
-	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, t = UINT64_MAX;
+	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg), t = UINT64_MAX;
 
 	if (l->draining)
 		t = DRAIN_TICK_NS;
@@ -385,14 +428,8 @@ static int wait_ms(const struct eloop *l)
 		t = LINGER_TICK_NS;
 	if (l->backoff_until)
 		t = l->backoff_until > l->base.now_ns ? l->backoff_until - l->base.now_ns : 0;
-	if (idle) {
-		uint64_t step = idle / 4 < 10 * RL_NSEC_PER_MSEC ? 10 * RL_NSEC_PER_MSEC : idle / 4;
-
-		if (step > RL_NSEC_PER_SEC)
-			step = RL_NSEC_PER_SEC;
-		if (step < t)
-			t = step;
-	}
+	if (sweep && sweep < t)
+		t = sweep;
 	if (t == UINT64_MAX)
 		return -1;
 	return (int)((t + RL_NSEC_PER_MSEC - 1) / RL_NSEC_PER_MSEC);

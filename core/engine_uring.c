@@ -141,7 +141,7 @@ static void cancel_accept(struct uloop *l)
 
 static uint64_t tick_interval(const struct uloop *l)
 {
-	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, t = UINT64_MAX;
+	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg), t = UINT64_MAX;
 
 	if (l->draining)
 		t = DRAIN_TICK_NS;
@@ -149,14 +149,8 @@ static uint64_t tick_interval(const struct uloop *l)
 		t = ACCEPT_BACKOFF_NS;
 	if (l->lingering && LINGER_TICK_NS < t)
 		t = LINGER_TICK_NS;
-	if (idle && !l->draining) {
-		uint64_t step = idle / 4;
-
-		step = step < 10 * RL_NSEC_PER_MSEC ? 10 * RL_NSEC_PER_MSEC : step;
-		step = step > RL_NSEC_PER_SEC ? RL_NSEC_PER_SEC : step;
-		if (step < t)
-			t = step;
-	}
+	if (sweep && !l->draining && sweep < t)
+		t = sweep; /* idle timeout, line deadline */
 	return t;
 }
 
@@ -350,6 +344,16 @@ static void conn_new(struct uloop *l, int fd)
 	if (!c) {
 		close(fd);
 		l->base.stats.errors++;
+		return;
+	}
+	ret = rl_guard_admit(srv, &c->base, fd);
+	if (ret < 0) { /* --max-conns-per-source: closed at once */
+		close(fd);
+		free(c);
+		if (ret == -EDQUOT)
+			rl_guard_note_refused(srv, &l->base.stats);
+		else
+			l->base.stats.errors++;
 		return;
 	}
 	c->fd = fd;
@@ -551,12 +555,42 @@ static void on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		rl_conn_mark_dirty(&c->base);
 }
 
+/* With --evict-idle: the connection to close when full (guard.h), or NULL. */
+static struct uconn *pick_victim(struct uloop *l, uint64_t *age)
+{
+	struct uconn *c, *best = NULL;
+	uint64_t a;
+
+	*age = 0;
+	if (!l->base.srv->cfg.evict_idle_ns)
+		return NULL;
+	for (c = l->live; c; c = c->next) {
+		a = (c->st & US_CLOSING)
+			? 0
+			: rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
+		if (a > *age) {
+			*age = a;
+			best = c;
+		}
+	}
+	return best;
+}
+
 static void on_accept(struct uloop *l, const struct rl_cqe *cqe)
 {
+	struct uconn *victim;
+	uint64_t age;
+
 	if (!(cqe->flags & IORING_CQE_F_MORE))
 		l->accept_armed = false;
 	if (cqe->res >= 0) {
-		if (l->max_conns && l->nlive >= l->max_conns) {
+		victim = l->max_conns && l->nlive >= l->max_conns ? pick_victim(l, &age) : NULL;
+		if (victim) {
+			/* Full: the quietest connection makes room for this one. */
+			rl_guard_note_evict(l->base.srv, &l->base.stats, age);
+			conn_start_close(l, victim);
+			conn_new(l, cqe->res);
+		} else if (l->max_conns && l->nlive >= l->max_conns) {
 			close(cqe->res);
 			l->base.stats.refused++;
 			l->accept_paused = true;
@@ -667,6 +701,10 @@ static void on_tick(struct uloop *l)
 		l->backoff_until = 0;
 		arm_accept(l);
 	}
+	if (l->accept_paused && l->base.srv->cfg.evict_idle_ns) {
+		l->accept_paused = false; /* full: look again for a connection to evict */
+		arm_accept(l);
+	}
 	for (c = l->live; c; c = next) {
 		next = c->next;
 		if (c->st & US_CLOSING)
@@ -686,6 +724,8 @@ static void on_tick(struct uloop *l)
 				 (unsigned long long)c->base.id);
 			l->base.stats.idle_closed++;
 			conn_start_close(l, c);
+		} else if (!l->draining && rl_guard_line_expired(&c->base, l->base.now_ns)) {
+			rl_guard_line_cut(&c->base, &l->base.stats); /* error line, then close */
 		} else if (idle && l->base.now_ns - c->base.last_active_ns >= idle) {
 			l->base.stats.idle_closed++;
 			conn_start_close(l, c);

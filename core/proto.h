@@ -49,6 +49,9 @@ struct rl_proto {
 	 * (chat): the blocking engine then gives each connection a writer thread and a lock,
 	 * and event-loop engines run a single loop. */
 	bool cross_conn;
+	/* What a connection is told when an incomplete line outlives --line-timeout (then it
+	 * is closed).  NULL: closed without a word. */
+	const char *line_timeout_reply;
 	/* Datagram protocols set this instead of the stream callbacks: called once per
 	 * datagram (see dgram.h).  Returns 0, or -errno (counted as an error). */
 	int (*on_datagram)(struct rl_dgram *d, const uint8_t *p, size_t n);

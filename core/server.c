@@ -265,14 +265,17 @@ static void print_totals(const struct rl_server *srv)
 	    stderr,
 	    "%s: %s engine stopped: connections %llu (closed %llu, refused %llu, idle-closed "
 	    "%llu, resets %llu, errors %llu), requests %llu, bytes in %llu, bytes out %llu, accept "
-	    "backoffs %llu, buffer-ring empty %llu, truncated %llu, discarded %llu\n",
+	    "backoffs %llu, buffer-ring empty %llu, truncated %llu, discarded %llu, "
+	    "source-refused %llu, line-timeouts %llu, evicted %llu\n",
 	    srv->proto->name, srv->engine->name, (unsigned long long)t->accepted,
 	    (unsigned long long)t->closed, (unsigned long long)t->refused,
 	    (unsigned long long)t->idle_closed, (unsigned long long)t->resets,
 	    (unsigned long long)t->errors, (unsigned long long)t->requests,
 	    (unsigned long long)t->bytes_in, (unsigned long long)t->bytes_out,
 	    (unsigned long long)t->accept_backoffs, (unsigned long long)t->enobufs,
-	    (unsigned long long)t->truncated, (unsigned long long)t->discarded);
+	    (unsigned long long)t->truncated, (unsigned long long)t->discarded,
+	    (unsigned long long)t->source_refused, (unsigned long long)t->line_timeouts,
+	    (unsigned long long)t->evicted);
 }
 
 static int start_engine(struct rl_server *srv)
@@ -302,6 +305,9 @@ int rl_server_run(const struct rl_server_config *cfg, const struct rl_proto *pro
 	srv.done_fd = -1;
 	pthread_mutex_init(&srv.lock, NULL);
 	pthread_cond_init(&srv.cond, NULL);
+	ret = rl_guard_init(&srv.guard, cfg);
+	if (ret)
+		return ret;
 
 	/* Block the stop signals before any thread exists, so all of them inherit it. */
 	sigemptyset(&set);
@@ -368,5 +374,6 @@ out:
 		close(sfd);
 	if (srv.done_fd >= 0)
 		close(srv.done_fd);
+	rl_guard_destroy(&srv.guard);
 	return ret;
 }

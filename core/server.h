@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "conn.h"
+#include "guard.h"
 #include "proto.h"
 
 enum rl_engine_kind {
@@ -46,6 +47,12 @@ struct rl_server_config {
 	size_t sendq_high;	   /* stop reading a connection with this much queued */
 	bool verbose;
 	enum rl_blocking_mode blocking_mode;
+
+	/* Defences (guard.h), 0 = off: connections per IPv4 address / IPv6 /64; the deadline
+	 * of an incomplete line; when full, evict the quietest if quiet this long. */
+	unsigned max_conns_per_source;
+	uint64_t line_timeout_ns;
+	uint64_t evict_idle_ns;
 
 	/* Protocol settings: each servers/<protocol>.c documents the ones it reads. */
 	const char *message; /* greeting: what to send on accept */
@@ -104,6 +111,7 @@ struct rl_server {
 	int start_error;	/* first setup error, -errno */
 	int run_error;		/* first fatal error after start, -errno */
 	struct rl_stats totals; /* summed as loops exit */
+	struct rl_guard guard;	/* per-source counts (guard.h) */
 };
 
 /* Returns the engine for a kind, in its stream or datagram flavour. */

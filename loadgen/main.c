@@ -23,6 +23,7 @@
 #include "log.h"
 #include "monitor.h"
 #include "report.h"
+#include "slowloris.h"
 #include "worker.h"
 
 #define FD_RESERVE 64 /* descriptors besides the sockets: rings, files, stdio */
@@ -154,6 +155,8 @@ int main(int argc, char **argv)
 	int ret, status;
 
 	rl_log_init(argv[0], RL_LOG_WARN);
+	if (argc > 1 && !strcmp(argv[1], "slowloris"))
+		return lg_slowloris_main(argc - 1, argv + 1); /* the attacker: slowloris.c */
 	ret = lg_cli_parse(argc, argv, &cfg);
 	if (ret) {
 		free((void *)cfg.params.expect); /* --expect / --expect-file copies */

@@ -153,6 +153,7 @@ const struct rl_proto rl_proto_chat = {
     .conn_state_size = sizeof(struct member),
     .cross_conn = true,
     .on_open = chat_on_open,
+    .line_timeout_reply = "ERR line timeout: a line must be complete within --line-timeout\n",
     .on_data = chat_on_data,
     .on_close = chat_on_close,
 };

@@ -719,6 +719,7 @@ const struct rl_proto rl_proto_file = {
     .setup = file_setup,
     .teardown = file_teardown,
     .on_open = file_on_open,
+    .line_timeout_reply = "ERR 408 command not complete within --line-timeout\n",
     .on_data = file_on_data,
     .on_eof = file_on_eof,
     .on_close = file_on_close,

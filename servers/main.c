@@ -8,9 +8,9 @@
  * SIGINT/SIGTERM shutdown, 1 when the server could not run, 2 for bad usage.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 
 #include "addr.h"
@@ -47,6 +47,9 @@ enum {
 	OPT_MAX_SIZE,
 	OPT_SINK,
 	OPT_DEBUG_SPIN,
+	OPT_MAX_PER_SOURCE,
+	OPT_LINE_TIMEOUT,
+	OPT_EVICT_IDLE,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +59,9 @@ static const struct option long_opts[] = {
     {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
+    {"max-conns-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
+    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
+    {"evict-idle", required_argument, NULL, OPT_EVICT_IDLE},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"buf-count", required_argument, NULL, OPT_BUF_COUNT},
     {"buf-size", required_argument, NULL, OPT_BUF_SIZE},
@@ -90,21 +96,37 @@ static void usage(FILE *f)
 		   "Protocols:\n");
 	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
 		fprintf(f, "  %-10s %s\n", protocols[i]->name, protocols[i]->summary);
+	fputs("\n"
+	      "Options:\n"
+	      "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
+	      "                           free port (default 127.0.0.1:7000). The first line on\n"
+	      "                           stdout is 'listening on ADDR'.\n"
+	      "  -e, --engine NAME        uring (default), epoll or blocking\n"
+	      "  -t, --threads N          event loops, one per thread, each with its own\n"
+	      "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
+	      "      --max-conns N        connections at once; past it accept waits (default:\n"
+	      "                           no limit; blocking: 16384 threads)\n"
+	      "      --idle-timeout DUR   close connections silent this long (default off)\n"
+	      "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
+	      "                           flight before connections are cut (default 5s)\n"
+	      "\n"
+
+	      "Defences (docs/architecture.md, 'Slow and flooding clients'):\n",
+	      f);
 	fprintf(
 	    f,
+	    "      --max-conns-per-source N  connections at once from one IPv4 address or\n"
+	    "                           IPv6 /64; past it a new one is closed at once\n"
+	    "                           (default: no limit; under attack: e.g. 64)\n"
+	    "      --line-timeout DUR   chat, file: an incomplete line or command must complete\n"
+	    "                           within DUR of its first byte, however slowly it trickles\n"
+	    "                           in; past it: an error line, then close (default off;\n"
+	    "                           under attack: e.g. 10s)\n"
+	    "      --evict-idle DUR     when --max-conns is reached, close the connection idle\n"
+	    "                           or incomplete the longest, if that is at least DUR, to\n"
+	    "                           make room (default off; under attack: e.g. 1s)\n"
 	    "\n"
-	    "Options:\n"
-	    "  -l, --listen ADDR        HOST:PORT, [V6ADDR]:PORT or unix:/PATH; port 0 picks a\n"
-	    "                           free port (default 127.0.0.1:7000). The first line on\n"
-	    "                           stdout is 'listening on ADDR'.\n"
-	    "  -e, --engine NAME        uring (default), epoll or blocking\n"
-	    "  -t, --threads N          event loops, one per thread, each with its own\n"
-	    "                           SO_REUSEPORT listener (uring, epoll; default 1)\n"
-	    "      --max-conns N        connections at once; past it accept waits (default:\n"
-	    "                           no limit; blocking: 16384 threads)\n"
-	    "      --idle-timeout DUR   close connections silent this long (default off)\n"
-	    "      --drain-timeout DUR  on SIGINT/SIGTERM, time allowed to send replies in\n"
-	    "                           flight before connections are cut (default 5s)\n"
+	    "Other engine settings:\n"
 	    "      --backlog N          listen backlog (default 4096)\n"
 	    "      --buf-count N        uring: provided buffers per ring, a power of two\n"
 	    "                           (default 4096)\n"
@@ -190,6 +212,16 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 			break;
 		case OPT_IDLE_TIMEOUT:
 			ret = rl_cli_duration("idle-timeout", optarg, 0, &cfg->idle_timeout_ns);
+			break;
+		case OPT_MAX_PER_SOURCE:
+			ret = rl_cli_uint("max-conns-per-source", optarg, 1, 10000000,
+					  &cfg->max_conns_per_source);
+			break;
+		case OPT_LINE_TIMEOUT:
+			ret = rl_cli_duration("line-timeout", optarg, 0, &cfg->line_timeout_ns);
+			break;
+		case OPT_EVICT_IDLE:
+			ret = rl_cli_duration("evict-idle", optarg, 0, &cfg->evict_idle_ns);
 			break;
 		case OPT_DRAIN_TIMEOUT:
 			ret = rl_cli_duration("drain-timeout", optarg, 0, &cfg->drain_timeout_ns);
