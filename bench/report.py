@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import counting
 import env
 import matrix
 from stats import (fmt_num, fmt_pct, fmt_range, fmt_rate, fmt_ratio, fmt_us,
@@ -233,7 +234,8 @@ def iperf_section(targets):
     return md_table(["iperf3 Gbit/s", "receiver CPU", "sender CPU", "n"], [row])
 
 
-def write(out, environment, blocks, records, notes, figures, interrupted, view_notes=()):
+def write(out, environment, blocks, records, notes, figures, interrupted, view_notes=(),
+          counts=()):
     """Writes report.md and summary.json; returns the summary (with headline_text).
     `notes` are the run's (kept in summary.json), `view_notes` the drawing's (plots)."""
     out = Path(out)
@@ -304,6 +306,11 @@ def write(out, environment, blocks, records, notes, figures, interrupted, view_n
             md += [file_rates(present, groups), ""]
         for title, png, svg in figures.get(wname, []):
             md += ["![%s](%s) ([SVG](%s))" % (title, png, svg), ""]
+    md += counting.section(list(counts))
+    if counts:
+        summary["counts"] = [{k: r.get(k) for k in ("block", "target", "throughput", "counts",
+                                                    "count_info", "count_note")}
+                             for r in counts]
     if notes or view_notes:
         md += ["## Not measured, and other notes", ""] + \
             ["- " + n for n in list(notes) + list(view_notes)] + [""]
