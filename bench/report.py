@@ -394,6 +394,8 @@ Each run of `bench/run` writes one directory here, named `<YYYY-MM-DD>-<commit>`
 | `runs.jsonl` | one line per trial: parameters, exact commands, every derived number |
 | `results.csv`, `summary.csv` | one row per trial; one row per block and server (medians, min–max, ratios) |
 | `soak.csv` | `--soak` only: server RSS, descriptors, threads and CPU, one row per server per second |
+| `counts.jsonl` | per block and server, a counting pass: syscalls, context switches, `io_uring_enter` per request (`perf stat`) |
+| `curves.csv`, `capacity.csv` | `--curves` runs (`<date>-<commit>-curves`): latency, CPU and counts per request along the offered load; capacity at p99 ≤ 1 ms |
 | `environment.json` | kernel, CPU, liburing, compiler, build type, git commit, date, sysctls |
 | `raw/` | each trial's ringlab-load JSON and `.hgrm`, and the stderr of both sides |
 | `plots/` | PNG and SVG: latency percentiles, throughput and CPU/request vs connections |
