@@ -268,9 +268,10 @@ def write(out, environment, records, notes, slo_us, interrupted=False):
                                                               fmt_us(slo_us)), "",
            md_table(["workload", "target", "capacity/s", "vs blocking", "vs epoll"], rows), ""]
     md += ["## How it was measured", "",
-           "- Per workload, each target first runs closed loop (its capacity C); the offered "
+           "- Per workload, each target first runs closed loop (2 s; its capacity C); the offered "
            "rates are one geometric grid shared by every target, from %d%% of the smallest C "
-           "to %d%% of the largest, at least %d steps, each at most %.1f× the one before. "
+           "to %d%% of the largest, at least %d steps, each at most %.1f× the one before "
+           "(and up to 4 more at the same ratio while a target has not saturated). "
            "At each step every target still running gets a timed open-loop trial "
            "(`ringlab-load --rate R`, a fresh server pinned to CPU 0, the load on CPU 1), "
            "engines interleaved, then (in the first repetition) a counting pass at the same "

@@ -8,7 +8,8 @@ installed):
 2. *Plan the steps*: one geometric grid per workload, shared by every target so that
    the engines are compared at the same offered rates: from 5% of the smallest C to
    130% of the largest (past every target's saturation), at least 8 steps, each at
-   most 1.6x the one before (plan_steps).
+   most 1.6x the one before (plan_steps); while a target has not saturated at the last
+   step, up to 4 more steps at the same ratio (extend).
 3. *Sweep*: at each step, every target still running gets a timed open-loop trial
    (`ringlab-load --rate R`, a fresh server, a short warm-up and a measured window),
    engines interleaved; then, at the same rate and again interleaved, a counting pass
@@ -51,6 +52,8 @@ STOP_P99_FACTOR = 100.0            # stop: corrected p99 > 100x the lowest step'
 CAP_ACHIEVED = 0.99                # capacity: achieved >= 99% of offered, p99 <= slo
 DEFAULT_SLO_US = 1000.0
 DEFAULTS = {"reps": 2, "duration": 1.0, "warmup": 0.3}
+MAX_EXTRA_STEPS = 4                # past the grid while a target has not saturated
+CAL_DURATION, CAL_WARMUP = 2.0, 1.0  # the calibration's closed-loop window
 ASSUMED_STEPS = 9                  # --plan: steps per target before calibration
 QUIET_WAIT_S = 0.0                 # no wait for calm between passes: the run holds the machine
 
@@ -191,7 +194,8 @@ def estimate(curves, reps, duration, warmup, steps=None, count_reps=1):
     for c in curves:
         one = pass_seconds(c, duration, warmup)
         n = steps or ASSUMED_STEPS
-        total += len(c.targets) * (one + n * (reps + min(reps, count_reps)) * one)
+        cal = pass_seconds(c, max(duration, CAL_DURATION), max(warmup, CAL_WARMUP))
+        total += len(c.targets) * (cal + n * (reps + min(reps, count_reps)) * one)
     return total
 
 
@@ -279,6 +283,24 @@ def _uncorrected(raw, rec):
         return None
 
 
+def extend(grid, alive):
+    """Yields the grid's rates, then -- while a target in `alive` (a list the caller
+    updates) has not stopped, i.e. has not saturated yet -- up to MAX_EXTRA_STEPS more,
+    each the grid's ratio above the last, appended to `grid`.  A calibration that came
+    out low (one short closed-loop window on a shared machine) thus cannot end a curve
+    below its saturation."""
+    for r in list(grid):
+        yield r
+    if len(grid) < 2:
+        return
+    g = grid[-1] / grid[-2]
+    for _ in range(MAX_EXTRA_STEPS):
+        if not alive:
+            return
+        grid.append(int(round(grid[-1] * g)))
+        yield grid[-1]
+
+
 def point(rec):
     """The numbers the rules read from a timed record."""
     lat = rec.get("latency_us") or {}
@@ -299,7 +321,8 @@ def run(sweep, curves, reps, duration, warmup, steps_opt, count_reps=1):
                 c.name, c.conns, " ".join(c.targets)))
             caps = {}
             for t in c.targets:
-                r = sweep.trial(c, t, "calibrate", 0, duration=duration, warmup=warmup)
+                r = sweep.trial(c, t, "calibrate", 0, duration=max(duration, CAL_DURATION),
+                                warmup=max(warmup, CAL_WARMUP))
                 caps[t] = r.get("throughput") if r.get("ok") else None
                 say("  %-8s closed loop %s/s%s" % (t, fmt_rate(caps[t]), "" if r.get("ok")
                                                   else "  FAILED: %s" % "; ".join(
@@ -310,7 +333,8 @@ def run(sweep, curves, reps, duration, warmup, steps_opt, count_reps=1):
             for rep in range(1, reps + 1):
                 alive = [t for t in c.targets if caps.get(t)]
                 pts = {t: [] for t in alive}
-                for i, rate in enumerate(grid):
+                rates = extend(grid, alive) if steps_opt is None else list(grid)
+                for i, rate in enumerate(rates):
                     if not alive:
                         break
                     for t in alive:
@@ -334,6 +358,7 @@ def run(sweep, curves, reps, duration, warmup, steps_opt, count_reps=1):
                 for t in alive:
                     stops[(c.name, t, rep)] = "the last step (%s/s) was reached" % fmt_rate(
                         grid[-1]) if grid else "no steps"
+                grids[c.name] = list(grid)
     except KeyboardInterrupt:
         interrupted = True
         say("\ninterrupted: writing what was measured")
