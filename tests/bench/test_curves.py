@@ -4,6 +4,7 @@ then the files of a curves run written by `bench/run --report` from the hand-mad
 fixture fixtures/curves/ (a curve that never meets the target, a noisy one).  The
 expected values are worked out by hand in fixtures/README.md."""
 import csv
+import re
 import sys
 
 from benchtest import Tap, bench, copy_fixture
@@ -117,8 +118,25 @@ def report_files(t):
          "report.md: where each curve stopped, and why")
 
 
+def plan(t):
+    r = bench("run", "--plan", "--curves", "--no-peers")
+    m = re.search(r"^plan: load curves, (\d+) workloads, 2 repetitions, .* about "
+                  r"(?:(\d+)m)?(\d+)s$", r.stdout, re.M)
+    t.ok(r.returncode == 0 and m and m.group(1) == "4",
+         "--plan --curves: the four workloads, two repetitions", r.stdout + r.stderr)
+    secs = int(m.group(2) or 0) * 60 + int(m.group(3)) if m else -1
+    t.ok(10 * 60 <= secs <= 22 * 60, "--plan --curves: about 20 minutes (%d s)" % secs)
+    t.ok(all(w in r.stdout for w in ("echo-64   c=1000", "echo-4k   c=100", "udp-64    c=64",
+                                     "greeting  c=100")), "--plan --curves: the default "
+         "connection counts")
+    r = bench("run", "--plan", "--curves", "--only", "chat")
+    t.ok(r.returncode == 2 and "no workload chat" in r.stdout,
+         "--curves --only with a workload it has no curve for: usage error", r.stdout)
+
+
 def main():
     t = Tap()
+    plan(t)
     planner(t)
     stopping(t)
     capacity(t)
