@@ -241,19 +241,27 @@ def counted_pass(load_bin, srv, workload, conns, duration, warmup, rawdir, label
     if not started:
         rec["count_note"] = "perf stat printed nothing within 10 s"
         return rec
+    # Several load processes (--full): their series together, inside the window
+    # they all shared.
+    series, windows = [], []
     try:
-        with open(os.path.join(rawdir, rec["files"][0]["json"])) as f:
-            doc = json.load(f)
-        start = doc["totals"]["window_start_unix_s"] - sum(offsets) / len(offsets)
-        series = [(start + p["t_s"], start + p["t_s"] + p["length_s"], p["requests"])
-                  for p in doc.get("series") or []]
+        for files in rec["files"]:
+            with open(os.path.join(rawdir, files["json"])) as f:
+                doc = json.load(f)
+            start = doc["totals"]["window_start_unix_s"] - sum(offsets) / len(offsets)
+            one = [(start + p["t_s"], start + p["t_s"] + p["length_s"], p["requests"])
+                   for p in doc.get("series") or []]
+            if one:
+                series += one
+                windows.append((one[0][0], one[-1][1]))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
         rec["count_note"] = "no measurement window to count in (%s)" % e
         return rec
-    if not series:
+    if not windows or len(windows) < len(rec["files"]):
         rec["count_note"] = "ringlab-load measured no window"
         return rec
-    counts, info = per_op(pc.intervals(), series, (series[0][0], series[-1][1]))
+    window = (max(w[0] for w in windows), min(w[1] for w in windows))
+    counts, info = per_op(pc.intervals(), series, window)
     if counts is None:
         rec["count_note"] = info
         return rec

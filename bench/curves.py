@@ -321,8 +321,11 @@ def run(sweep, curves, reps, duration, warmup, steps_opt, count_reps=1):
                 c.name, c.conns, " ".join(c.targets)))
             caps = {}
             for t in c.targets:
-                r = sweep.trial(c, t, "calibrate", 0, duration=max(duration, CAL_DURATION),
-                                warmup=max(warmup, CAL_WARMUP))
+                for attempt in range(2):   # once more if a disturbed machine failed it
+                    r = sweep.trial(c, t, "calibrate", 0, duration=max(duration, CAL_DURATION),
+                                    warmup=max(warmup, CAL_WARMUP))
+                    if r.get("ok") and r.get("throughput"):
+                        break
                 caps[t] = r.get("throughput") if r.get("ok") else None
                 say("  %-8s closed loop %s/s%s" % (t, fmt_rate(caps[t]), "" if r.get("ok")
                                                   else "  FAILED: %s" % "; ".join(

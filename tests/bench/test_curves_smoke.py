@@ -47,19 +47,23 @@ def main():
         stops = json.loads((out / "summary.json").read_text()).get("stops") or []
     except (OSError, ValueError):
         stops = []
-    early = any(s.get("why", "").startswith("after ") for s in stops) and len(kinds) == 3
-    want = [("calibrate", None), ("curve", 0), ("count", 0)] + \
+    early = any(s.get("why", "").startswith("after ") for s in stops) and \
+        len(kinds) == len([k for k in kinds if k[0] == "calibrate"]) + 2
+    cal = [k for k in kinds if k[0] == "calibrate"]      # a failed one is tried again
+    want = cal[:2] + [("curve", 0), ("count", 0)] + \
         ([] if early else [("curve", 1), ("count", 1)])
     t.ok(kinds == want, "runs.jsonl: calibration, then a timed trial and a counting pass "
          "per step%s" % (" (stopped early: %s)" % stops if early else ""), kinds)
-    t.ok(all(x["ok"] for x in runs), "every trial measured something",
+    t.ok(all(x["ok"] for x in runs if x["kind"] != "calibrate") and runs and
+         any(x["ok"] for x in runs if x["kind"] == "calibrate"),
+         "every trial measured something (a calibration may need a second try)",
          [(x["kind"], x.get("problems")) for x in runs if not x["ok"]])
     with open(out / "curves.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     with open(out / "curves.csv", newline="") as f:
         header = next(csv.reader(f))
     t.ok(tuple(header) == curvereport.CURVE_COLUMNS, "curves.csv: the documented columns")
-    steps = len(want) // 2
+    steps = len([k for k in want if k[0] == "curve"])
     t.ok(len(rows) == steps and all(x["engine"] == "uring" and float(x["achieved_per_s"]) > 0
                                     and float(x["p99_us"]) > 0 for x in rows),
          "curves.csv: a row per measured step", rows)
