@@ -192,8 +192,26 @@ def estimate(block):
     return math.ceil(ramp + block.warmup) + block.duration + 0.8 + QUIET_CHECK_S
 
 
+COUNT_WINDOW_S = 1.0               # a counting pass (counting.py): 1 s window
+COUNT_WARMUP_S = 0.5
+
+
+def count_block(block):
+    """The block as its counting passes run it: one per target after the block's trials,
+    a COUNT_WINDOW_S window; None for blocks that get none (sockperf, iperf3)."""
+    if block.kind != "load":
+        return None
+    return replace(block, duration=min(block.duration, COUNT_WINDOW_S),
+                   warmup=min(block.warmup, COUNT_WARMUP_S), reps=1)
+
+
+def count_estimate(block):
+    cb = count_block(block)
+    return estimate(cb) * len(cb.targets) if cb else 0.0
+
+
 def total_estimate(blocks):
-    return sum(estimate(b) * b.reps * len(b.targets) for b in blocks)
+    return sum(estimate(b) * b.reps * len(b.targets) + count_estimate(b) for b in blocks)
 
 
 def plan(preset, load_protos, peers_ok, only=None, no_peers=False, sockperf_client_ok=False):

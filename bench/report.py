@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import counting
 import env
 import matrix
 from stats import (fmt_num, fmt_pct, fmt_range, fmt_rate, fmt_ratio, fmt_us,
@@ -233,7 +234,8 @@ def iperf_section(targets):
     return md_table(["iperf3 Gbit/s", "receiver CPU", "sender CPU", "n"], [row])
 
 
-def write(out, environment, blocks, records, notes, figures, interrupted, view_notes=()):
+def write(out, environment, blocks, records, notes, figures, interrupted, view_notes=(),
+          counts=()):
     """Writes report.md and summary.json; returns the summary (with headline_text).
     `notes` are the run's (kept in summary.json), `view_notes` the drawing's (plots)."""
     out = Path(out)
@@ -304,6 +306,11 @@ def write(out, environment, blocks, records, notes, figures, interrupted, view_n
             md += [file_rates(present, groups), ""]
         for title, png, svg in figures.get(wname, []):
             md += ["![%s](%s) ([SVG](%s))" % (title, png, svg), ""]
+    md += counting.section(list(counts))
+    if counts:
+        summary["counts"] = [{k: r.get(k) for k in ("block", "target", "throughput", "counts",
+                                                    "count_info", "count_note")}
+                             for r in counts]
     if notes or view_notes:
         md += ["## Not measured, and other notes", ""] + \
             ["- " + n for n in list(notes) + list(view_notes)] + [""]
@@ -387,6 +394,8 @@ Each run of `bench/run` writes one directory here, named `<YYYY-MM-DD>-<commit>`
 | `runs.jsonl` | one line per trial: parameters, exact commands, every derived number |
 | `results.csv`, `summary.csv` | one row per trial; one row per block and server (medians, min–max, ratios) |
 | `soak.csv` | `--soak` only: server RSS, descriptors, threads and CPU, one row per server per second |
+| `counts.jsonl` | per block and server, a counting pass: syscalls, context switches, `io_uring_enter` per request (`perf stat`) |
+| `curves.csv`, `capacity.csv` | `--curves` runs (`<date>-<commit>-curves`): latency, CPU and counts per request along the offered load; capacity at p99 ≤ 1 ms |
 | `environment.json` | kernel, CPU, liburing, compiler, build type, git commit, date, sysctls |
 | `raw/` | each trial's ringlab-load JSON and `.hgrm`, and the stderr of both sides |
 | `plots/` | PNG and SVG: latency percentiles, throughput and CPU/request vs connections |

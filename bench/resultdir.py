@@ -47,8 +47,10 @@ def write_views(out, environment, blocks, records, notes, interrupted=False):
         figures, plot_notes = plots.make(out, blocks, records)
     except Exception as e:  # plots are a view of numbers that are written anyway
         figures, plot_notes = {}, ["plots failed: %s" % e]
+    counts_path = Path(out) / "counts.jsonl"
+    counts = read_jsonl(counts_path) if counts_path.exists() else []
     summary = report.write(out, environment, blocks, records, notes, figures, interrupted,
-                           view_notes=plot_notes)
+                           view_notes=plot_notes, counts=counts)
     csvfiles.write(out, blocks, records)
     return summary
 
@@ -63,6 +65,9 @@ def regenerate(d):
         old = json.loads((d / "summary.json").read_text())
     except (OSError, ValueError):
         old = {}
+    if environment.get("preset") == "curves":
+        import curvereport  # bench/run --curves: its own files
+        return curvereport.regenerate(d, environment, records, old)
     if environment.get("preset") == "soak":
         import soak  # the soak's report is its own
         return soak.regenerate(d, environment, records, old)

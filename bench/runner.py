@@ -11,6 +11,7 @@ docs/results.md).  Exit status: 0 done; 1 setup failed, or (--smoke, --ci, --soa
 trial failed or the soak did not pass; 2 bad usage; 130 interrupted."""
 import argparse
 import datetime
+import re
 import json
 import os
 import shutil
@@ -20,6 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import counting
+import curvereport
+import curves
 import env
 import matrix
 import measure
@@ -70,6 +74,17 @@ def parse_args(argv):
                    help="--soak: the engine under test (default uring)")
     p.add_argument("--fds", type=int, default=20000,
                    help="--soak: sockets the load processes hold in all (default 20000)")
+    p.add_argument("--curves", action="store_true",
+                   help="load curves: open-loop steps from 5%% of each workload's capacity "
+                        "to past saturation, every engine interleaved, a counting pass per "
+                        "step, capacity at the p99 target (--slo); see bench/README.md")
+    p.add_argument("--slo", default="1ms", metavar="DUR",
+                   help="--curves: the p99 target of the capacity (default 1ms; us, ms, s)")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help="--curves: exactly N steps per workload (default: at least 8, each "
+                        "at most 1.4x the one before)")
+    p.add_argument("--engines", metavar="E[,E]",
+                   help="--curves: only these targets (default every engine and peer)")
     p.add_argument("--plan", action="store_true",
                    help="print the trials, their estimated time and every preset's, run "
                         "nothing (installs and builds nothing)")
@@ -89,6 +104,23 @@ def parse_args(argv):
             p.error("--conns takes comma-separated integers")
         if not a.conns or min(a.conns) < 1:
             p.error("--conns must be at least 1")
+    try:
+        a.slo_us = parse_us(a.slo)
+    except ValueError:
+        p.error("--slo takes a duration such as 1ms, 500us, 0.002s")
+    if a.steps is not None and a.steps < 1:
+        p.error("--steps must be at least 1")
+    if a.engines:
+        a.engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+        bad = [e for e in a.engines if e not in matrix.ENGINES + ("nginx",)]
+        if bad:
+            p.error("unknown engine(s): %s" % ", ".join(bad))
+    if a.curves:
+        if a.preset not in ("default",):
+            p.error("--curves is a run of its own: no preset with it")
+        a.reps = a.reps or curves.DEFAULTS["reps"]
+        a.duration = a.duration or curves.DEFAULTS["duration"]
+        a.warmup = curves.DEFAULTS["warmup"] if a.warmup is None else a.warmup
     if a.reps is not None and a.reps < 1:
         p.error("--reps must be at least 1")
     if a.fds < 1:
@@ -101,10 +133,27 @@ def parse_args(argv):
     return a
 
 
-def result_dir(out, short):
+def parse_us(text):
+    """A duration ("1ms", "500us", "0.002s", bare: µs) in microseconds."""
+    m = re.match(r"^\s*([\d.]+)\s*(us|µs|ms|s)?\s*$", text)
+    if not m:
+        raise ValueError(text)
+    v = float(m.group(1)) * {"us": 1, "µs": 1, None: 1, "ms": 1e3, "s": 1e6}[m.group(2)]
+    if v <= 0:
+        raise ValueError(text)
+    return v
+
+
+def result_dir(out, short, preset="default", suffix=""):
+    """--out, else for --smoke a fresh temporary directory (a smoke run is a check of
+    the set-up, not a result: it never lands in results/), else
+    results/<date>-<commit><suffix>[-N]."""
     if out:
         return Path(out).resolve()
-    base = env.ROOT / "results" / ("%s-%s" % (datetime.date.today().isoformat(), short))
+    if preset == "smoke":
+        return Path(tempfile.mkdtemp(prefix="ringlab-smoke-")).resolve()
+    base = env.ROOT / "results" / ("%s-%s%s" % (datetime.date.today().isoformat(), short,
+                                               suffix))
     d, n = base, 2
     while d.exists():
         d = Path("%s-%d" % (base, n))
@@ -210,6 +259,8 @@ def main(argv):
     preset = matrix.with_overrides(matrix.PRESETS[args.preset], args.duration, args.warmup,
                                    args.reps, args.conns, args.size)
     server, load = env.binaries(args.build_dir)
+    if args.curves:
+        return run_curves(args, argv, server, load)
     if args.plan:
         load_protos, sockperf_opt, notes = probe(server, load)
         peers_ok = ({p: "--no-peers" for p in env.PEER_PACKAGES} if args.peers_off
@@ -219,7 +270,7 @@ def main(argv):
         say("ringlab bench: preset %s (plan only)" % preset.name)
         return show_plan(args, preset, blocks, notes, load_protos, peers_ok, sockperf_opt)
     git = env.git_info()
-    out = result_dir(args.out, git["short"])
+    out = result_dir(args.out, git["short"], preset.name)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     say("ringlab bench: preset %s -> %s" % (preset.name, os.path.relpath(out)))
@@ -292,6 +343,17 @@ def run_trials(todo, runs_path, server, load, raw, sockperf_opt, quiet_wait_s):
             est_done += trial.est_s
             left = sum(t.est_s for t in todo[i:]) * (spent / est_done if est_done else 1)
             say(progress_line(i, len(todo), trial, rec, left))
+            cb = matrix.count_block(trial.block)
+            if cb and (i == len(todo) or todo[i].block is not trial.block):
+                # the block's timed trials are done: its counting passes, interleaved
+                for target in cb.targets:
+                    t1 = time.monotonic()
+                    crec = run_count(cb, target, server, load, raw)
+                    with open(runs_path.parent / "counts.jsonl", "a") as f:
+                        f.write(json.dumps(crec) + "\n")
+                    spent += time.monotonic() - t1
+                    say(count_line(crec))
+                est_done += matrix.count_estimate(trial.block)
             if i < len(todo):
                 wait_quiet(quiet_wait_s)
     except KeyboardInterrupt:
@@ -300,6 +362,79 @@ def run_trials(todo, runs_path, server, load, raw, sockperf_opt, quiet_wait_s):
     finally:
         REGISTRY.cleanup()
     return records, interrupted
+
+
+def run_curves(args, argv, server, load):
+    """bench/run --curves (and --plan --curves): see curves.py."""
+    if args.plan:
+        load_protos, _, notes = probe(server, load)
+        peers_ok = ({p: "--no-peers" for p in env.PEER_PACKAGES} if args.peers_off
+                    else env.peer_status(when="(not installed yet)"))
+        try:
+            sel = curves.select(args.only, args.conns, args.engines, peers_ok, args.peers_off,
+                                load_protos, notes)
+        except ValueError as e:
+            say("bench/run: %s" % e)
+            return 2
+        say("ringlab bench: load curves (plan only)")
+        return curves.show_plan(sel, args, notes, say)
+    git = env.git_info()
+    out = result_dir(args.out, git["short"], suffix="-curves")
+    raw = out / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    say("ringlab bench: load curves -> %s" % os.path.relpath(out))
+    args.no_peers = args.peers_off
+    with open(out / "setup.log", "a") as log:
+        try:
+            peers_ok = setup(args, log)
+        except env.SetupError as e:
+            say("bench/run: %s" % e)
+            return 1
+    for b in (server, load):
+        if not b.exists():
+            say("bench/run: %s is missing (build first, or drop --no-build)" % b)
+            return 1
+    os.chdir(env.ROOT)
+    server, load, raw = rel(server), rel(load), Path(rel(raw))
+    load_protos, _, notes = probe(server, load)
+    try:
+        sel = curves.select(args.only, args.conns, args.engines, peers_ok, args.no_peers,
+                            load_protos, notes)
+    except ValueError as e:
+        say("bench/run: %s" % e)
+        return 2
+    events, count_notes = counting.probe()
+    notes += count_notes
+    environment = env.describe(args.build_dir, server, load, argv)
+    environment.update({"preset": "curves", "pinning": pinning(),
+                        "load_protocols": sorted(load_protos), "peers": peers_ok,
+                        "server_sockperf_option": None, "slo_us": args.slo_us,
+                        "count_events": [list(e) for e in events],
+                        "perf": counting.env_note(),
+                        "curves": {"reps": args.reps, "duration": args.duration,
+                                   "warmup": args.warmup, "steps": args.steps}})
+    if environment["pinning"]["server_cpu"] is None:
+        notes.append("not pinned: %s" % environment["pinning"]["unpinned_because"])
+    (out / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
+    for n in notes:
+        say("note: " + n)
+    sweep = curves.Sweep(out, server, load, raw, say, start_target, out / "runs.jsonl",
+                         args.slo_us)
+    _, _, interrupted = curves.run(sweep, sel, args.reps, args.duration, args.warmup,
+                                   args.steps)
+    environment["loadavg_at_end"] = list(os.getloadavg())
+    (out / "environment.json").write_text(json.dumps(environment, indent=2) + "\n")
+    summary = curvereport.write(out, environment, sweep.records, notes, args.slo_us,
+                                interrupted)
+    if out.parent == env.ROOT / "results":
+        report.update_index(env.ROOT / "results", latest=None)
+    say()
+    say(summary["headline_text"])
+    say()
+    say("report: %s" % os.path.relpath(out / "report.md"))
+    if interrupted:
+        return 130
+    return 1 if summary["failed"] and not any(r.get("ok") for r in sweep.records) else 0
 
 
 def run_soak(args, preset, out, server, load, load_protos, environment, notes):
@@ -377,6 +512,49 @@ def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
         if root:
             shutil.rmtree(root, ignore_errors=True)
     return rec
+
+
+def run_count(block, target, server_bin, load_bin, raw):
+    """The counting pass of one target of a block (counting.py): a fresh server, the
+    block's load in a short window, perf stat on the server.  Returns its record."""
+    w = matrix.WORKLOADS[block.workload]
+    label = "count-%s-c%d-%s" % (block.workload, block.conns, target)
+    rec = {"schema_version": env.SCHEMA_VERSION, "block": block.key,
+           "workload": block.workload, "conns": block.conns, "target": target,
+           "kind": "count", "label": label, "duration": block.duration,
+           "warmup": block.warmup}
+    root = tempfile.mkdtemp(prefix="ringlab-bench-root-") if "{root}" in " ".join(
+        w.server_args) else None
+    events, notes = counting.probe()
+    try:
+        srv = start_target(target, w, block.conns, server_bin, raw, label, root, None, "load")
+        try:
+            r = counting.counted_pass(load_bin, srv, w, block.conns, block.duration,
+                                      block.warmup, str(raw), label, events, measure.run_load)
+        finally:
+            stopped = srv.stop()
+        r["commands"]["server"] = command_line(srv.cmd)
+        rec.update(r)
+        rec["server_exit"] = stopped["exit"]
+        if notes and not rec.get("count_note"):
+            rec["count_note"] = "; ".join(notes)
+    except measure.TrialError as e:
+        rec.update({"ok": False, "problems": [str(e)], "counts": counting.empty_counts(),
+                    "count_note": str(e)})
+    finally:
+        if root:
+            shutil.rmtree(root, ignore_errors=True)
+    return rec
+
+
+def count_line(rec):
+    c = rec.get("counts") or {}
+
+    def f(k):
+        return "-" if c.get(k) is None else "%.3g" % c[k]
+    return "    counted %-14s %-8s syscalls/op %s  ctx/op %s  enters/op %s%s" % (
+        rec["block"], rec["target"], f("syscalls"), f("ctx_switches"), f("enters"),
+        "  (%s)" % rec["count_note"] if rec.get("count_note") else "")
 
 
 def start_target(target, w, conns, server_bin, raw, label, root, sockperf_opt, client):

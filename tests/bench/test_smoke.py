@@ -69,9 +69,12 @@ def main():
     for name in ("report.md", "summary.json", "runs.jsonl", "environment.json",
                  "results.csv", "summary.csv", "setup.log"):
         t.ok((out / name).is_file(), "result directory has %s" % name)
-    raw = sorted(p.name for p in (out / "raw").glob("*")) if (out / "raw").is_dir() else []
+    everything = sorted(p.name for p in (out / "raw").glob("*")) if (out / "raw").is_dir() else []
+    raw = [n for n in everything if not n.startswith("count-")]   # counting passes apart
     t.ok(sum(n.endswith(".json") for n in raw) == 3 and sum(n.endswith(".hgrm") for n in raw) == 3,
          "raw/ has each trial's JSON and .hgrm", raw)
+    t.ok(sum(n.startswith("count-") and n.endswith(".json") for n in everything) == 3,
+         "raw/ has each counting pass's JSON", everything)
     try:
         runs = [json.loads(l) for l in (out / "runs.jsonl").read_text().splitlines()]
         summary = json.loads((out / "summary.json").read_text())
@@ -88,7 +91,19 @@ def main():
          "every JSON file carries schema_version 1")
     t.ok(environment.get("preset") == "smoke" and summary.get("failed") == 0,
          "environment.json: preset smoke; summary.json: no failed trial")
+    try:
+        counts = [json.loads(l) for l in (out / "counts.jsonl").read_text().splitlines()]
+    except (OSError, ValueError) as e:
+        counts = []
+        t.diag("counts.jsonl: %s" % e)
+    t.ok([c.get("target") for c in counts] == list(ENGINES) and
+         all(c.get("kind") == "count" for c in counts),
+         "counts.jsonl: a counting pass per engine after the block", counts)
+    t.ok(all((c.get("counts") or {}).get("syscalls") is not None or c.get("count_note")
+             for c in counts), "each pass has syscalls per operation, or a note saying why not")
     text = (out / "report.md").read_text() if (out / "report.md").exists() else ""
+    t.ok("## What each engine asks of the kernel, per operation" in text,
+         "report.md: the per-operation counts section")
     table = table_after(text, "**10 connections**") or {}
     t.ok(set(table) == set(ENGINES), "report.md: the echo-64 table has a row per engine",
          sorted(table))
