@@ -30,6 +30,16 @@ def connect_from(srv, src, timeout=5.0):
     return s
 
 
+def connect_refused(srv, src):
+    """Connects from `src` where the server is expected to refuse: returns the socket, or
+    None when the refusal (a reset right after accept) already arrived inside connect()
+    -- on a loaded machine the client often wakes from connect after the reset."""
+    try:
+        return connect_from(srv, src)
+    except ConnectionResetError:
+        return None
+
+
 def echo_ok(s, msg=b"ping"):
     """True when `s` echoes `msg` back; False on EOF, reset or timeout."""
     try:
@@ -58,9 +68,11 @@ def per_source(tap, engine):
                         args=["--max-conns-per-source", "3", "--verbose"]) as srv:
         a = [connect_from(srv, "127.0.0.2") for _ in range(3)]
         tap.ok(all(echo_ok(s) for s in a), "3 connections from 127.0.0.2 are served")
-        extra = connect_from(srv, "127.0.0.2")
-        tap.ok(closed_by_server(extra, 5.0), "the 4th from 127.0.0.2 is closed at once")
-        extra.close()
+        extra = connect_refused(srv, "127.0.0.2")
+        tap.ok(extra is None or closed_by_server(extra, 5.0),
+               "the 4th from 127.0.0.2 is closed at once")
+        if extra:
+            extra.close()
         b = [connect_from(srv, "127.0.0.3") for _ in range(3)]
         tap.ok(all(echo_ok(s) for s in b), "127.0.0.3 still gets its 3 connections")
         tap.ok(all(echo_ok(s, b"again") for s in a), "127.0.0.2's 3 are unaffected")
@@ -69,12 +81,13 @@ def per_source(tap, engine):
         back = False
         deadline = time.monotonic() + 10
         while not back and time.monotonic() < deadline:
-            s = connect_from(srv, "127.0.0.2")
-            back = echo_ok(s)
+            s = connect_refused(srv, "127.0.0.2")
+            back = s is not None and echo_ok(s)
             if back:
                 a.append(s)
             else:
-                s.close()
+                if s:
+                    s.close()
                 time.sleep(0.1)
         tap.ok(back, "127.0.0.2 gets a slot back after closing one")
         for s in a + b:
