@@ -52,7 +52,8 @@ int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries);
 /*
  * True when the environment variable RINGLAB_URING_OFF, a comma-separated list, names
  * `feature`: the way to force an optional io_uring technique off (its fallback path is
- * then what runs; tests use it).  Features: lend (echo sends from the receive buffer).
+ * then what runs; tests use it).  Features: lend (echo sends from the receive buffer),
+ * sendto (udp replies as SEND with an address instead of SENDMSG).
  */
 bool rl_ring_feature_off(const char *feature);
 
