@@ -365,3 +365,13 @@ def with_overrides(preset, duration=None, warmup=None, reps=None, conns=None, si
     if reps:
         kw["reps"] = reps
     return replace(preset, **kw)
+
+# Issue 13 (the cheapest engine): the blocks its table needs, on their own so that the
+# default matrix keeps its time budget.  file-put's {root} is the harness's temporary
+# directory (on this machine ext4); bench/opcount --root measures tmpfs (see
+# results/*-cheapest/README.md).
+PRESETS["cheapest"] = Preset(
+    "cheapest", {"echo-64": [1000], "echo-4k": [100], "udp": [64], "chat": [100],
+                 "file-put": [100]},
+    duration=3, warmup=1, reps=5, extras=(), peers=False, budget_s=15 * 60,
+    summary="issue 13's table: echo 64 B @1000, 4 KiB @100, udp @64, chat @100, PUT @100")

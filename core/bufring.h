@@ -14,10 +14,11 @@
 
 struct rl_bufring {
 	struct io_uring_buf_ring *br;
-	uint8_t *mem;	   /* count * size bytes, owned */
+	uint8_t *mem;	   /* count * stride bytes, owned */
 	uint64_t *in_ring; /* bitmap: buffer is with the kernel */
 	unsigned count;	   /* power of two, 1..32768 */
 	unsigned size;
+	unsigned stride; /* distance between buffers: size, padded (see bufring.c) */
 	unsigned staged; /* recycled, not yet committed */
 	unsigned out;	 /* buffers the kernel handed us and we still hold */
 	uint16_t bgid;

@@ -73,6 +73,7 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 	dst->source_refused += src->source_refused;
 	dst->line_timeouts += src->line_timeouts;
 	dst->evicted += src->evicted;
+	dst->sent_in_place += src->sent_in_place;
 }
 
 static size_t align16(size_t n)
@@ -303,6 +304,15 @@ int rl_conn_send(struct rl_conn *c, const void *p, size_t n)
 	ret = rl_sendq_append(&c->sq, p, n);
 	conn_kick_unlock(c);
 	return ret;
+}
+
+int rl_conn_send_input(struct rl_conn *c, const void *p, size_t n)
+{
+	struct rl_loop *l = c->loop;
+
+	if (l->send_input && !c->sync && l->send_input(l, c, p, n) == 0)
+		return 0;
+	return rl_conn_send(c, p, n);
 }
 
 int rl_conn_send_chunk(struct rl_conn *c, struct rl_chunk *ch, uint32_t off, uint32_t len,

@@ -43,6 +43,7 @@ struct rl_stats {
 	uint64_t source_refused;  /* closed at once: --max-conns-per-source reached */
 	uint64_t line_timeouts;	  /* an incomplete line outlived --line-timeout */
 	uint64_t evicted;	  /* closed to make room when --max-conns was reached */
+	uint64_t sent_in_place;	  /* io_uring: replies sent from their receive buffer */
 };
 
 /* Counts a dropped connection as a reset by the peer or as an error. */
@@ -70,6 +71,10 @@ struct rl_loop {
 	int (*submit_fileop)(struct rl_loop *loop, struct rl_fileop *op);
 	/* io_uring: buffers registered for file I/O (rl_conn_file_chunk), or NULL. */
 	struct rl_fixedbuf *fixedbuf;
+	/* Sends `n` bytes that lie in the input buffer being delivered right now, from that
+	 * buffer, which the engine keeps until they are sent (rl_conn_send_input).  Returns 0
+	 * when it took them, -EAGAIN when they must be copied instead.  NULL: always copy. */
+	int (*send_input)(struct rl_loop *loop, struct rl_conn *c, const void *p, size_t n);
 };
 
 enum rl_fileop_kind {
@@ -175,6 +180,12 @@ void rl_conn_release(struct rl_conn *c);
 
 /* Queues a copy of `n` bytes for sending, in order.  Returns 0 or -ENOMEM. */
 int rl_conn_send(struct rl_conn *c, const void *p, size_t n);
+
+/* Like rl_conn_send(), for bytes inside the input on_data() is looking at (an echo):
+ * an engine that can sends them from its receive buffer, holding it until sent, instead
+ * of copying them.  Only valid during on_data(); the caller's memory is not kept beyond
+ * it otherwise.  Returns 0 or -ENOMEM. */
+int rl_conn_send_input(struct rl_conn *c, const void *p, size_t n);
 
 /*
  * Queues `len` bytes of a shared chunk (reference taken), unless bytes are already

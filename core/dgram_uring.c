@@ -4,8 +4,9 @@
  * Per thread: one UDP socket (SO_REUSEPORT when there are several), one multishot
  * recvmsg selecting from a provided buffer ring -- each buffer holds the kernel's
  * io_uring_recvmsg_out header, the sender's address and the payload -- and replies as
- * sendmsg SQEs, each from a pooled slot holding its own msghdr, address and copy of the
- * payload.  Every reply of a loop turn goes out in the same io_uring_enter as the re-armed
+ * SEND SQEs carrying the peer's address (a sendto; SENDMSG when the kernel refuses that,
+ * or with RINGLAB_URING_OFF=sendto), each from a pooled slot holding its own msghdr,
+ * address and copy of the payload.  Every reply of a loop turn goes out in the same io_uring_enter as the re-armed
  * receive, so a burst of N datagrams costs one syscall, not 2N.
  *
  * Datagrams larger than --max-datagram arrive with MSG_TRUNC: they are counted as
@@ -26,6 +27,7 @@
 #include "ring.h"
 #include "server.h"
 #include "udata.h"
+#include "uring_compat.h"
 
 #define BUFFER_GROUP 0
 #define SLOT_INLINE  2048
@@ -49,6 +51,7 @@ struct dloop {
 	uint64_t wake_buf;
 	bool recv_armed;
 	bool draining;
+	bool sendto; /* SEND with an address; false: SENDMSG */
 	unsigned sends_inflight;
 	struct dslot *free_slots;
 	int fatal;
@@ -122,6 +125,18 @@ static void slot_free_all(struct dloop *l)
 	}
 }
 
+/* Preps the reply in slot `s` (payload, address and msghdr filled in). */
+static void prep_reply(struct dloop *l, struct io_uring_sqe *sqe, struct dslot *s)
+{
+	if (l->sendto) {
+		io_uring_prep_send(sqe, l->fd, s->data, s->iov.iov_len, 0);
+		rl_compat_send_set_addr(sqe, &s->addr, (uint16_t)s->msg.msg_namelen);
+	} else {
+		io_uring_prep_sendmsg(sqe, l->fd, &s->msg, 0);
+	}
+	io_uring_sqe_set_data64(sqe, rl_udata(s, RL_OP_SEND));
+}
+
 static int uring_reply(struct rl_dgram *d, const void *p, size_t n)
 {
 	struct dloop *l = (struct dloop *)d->loop;
@@ -148,10 +163,24 @@ static int uring_reply(struct rl_dgram *d, const void *p, size_t n)
 	s->msg.msg_namelen = d->fromlen;
 	s->msg.msg_iov = &s->iov;
 	s->msg.msg_iovlen = 1;
-	io_uring_prep_sendmsg(sqe, l->fd, &s->msg, 0);
-	io_uring_sqe_set_data64(sqe, rl_udata(s, RL_OP_SEND));
+	prep_reply(l, sqe, s);
 	l->sends_inflight++;
 	return 0;
+}
+
+/* A SEND with the address was refused (-EINVAL: a kernel before 6.0): SENDMSG from now
+ * on, starting with this reply.  Returns true when it was resent. */
+static bool sendto_refused(struct dloop *l, struct dslot *s)
+{
+	struct io_uring_sqe *sqe;
+
+	rl_debug("io_uring: SEND with an address refused; replying with SENDMSG");
+	l->sendto = false;
+	sqe = sqe_get(l);
+	if (!sqe)
+		return false;
+	prep_reply(l, sqe, s);
+	return true;
 }
 
 static void on_recv(struct dloop *l, const struct rl_cqe *cqe)
@@ -207,6 +236,8 @@ static void handle(struct dloop *l, const struct rl_cqe *cqe)
 		break;
 	case RL_OP_SEND:
 		s = rl_udata_ptr(cqe->user_data);
+		if (cqe->res == -EINVAL && l->sendto && sendto_refused(l, s))
+			break; /* resent: still in flight */
 		l->sends_inflight--;
 		if (cqe->res >= 0)
 			l->base.stats.bytes_out += (uint64_t)cqe->res;
@@ -245,6 +276,7 @@ static void *loop_main(void *arg)
 
 	l->fd = rl_server_listen_fd(l->base.srv, l->base.index);
 	l->rx_tmpl.msg_namelen = sizeof(struct sockaddr_storage);
+	l->sendto = !rl_ring_feature_off("sendto");
 	ret = rl_ring_init(&l->r, cfg->sq_entries, cfg->cq_entries);
 	if (!ret) {
 		ret = rl_bufring_init(&l->br, &l->r.ring, count, size, BUFFER_GROUP);

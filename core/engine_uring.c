@@ -24,6 +24,7 @@
  *                     (async cancel by fd only if that fails), then close through the
  *                     ring; the connection is freed when its last CQE has arrived.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -62,6 +63,7 @@ enum {
 	US_RECV_CANCEL = 1u << 6, /* a cancel of the recv is in flight */
 	US_LINGER = 1u << 7,	  /* FIN sent; reading until the peer closes */
 	US_DRAIN = 1u << 8,	  /* server stopping: read no more, answer what was read */
+	US_SEND_LENT = 1u << 9,	  /* the send in flight is from the lent receive buffer */
 };
 
 struct uconn {
@@ -71,6 +73,12 @@ struct uconn {
 	int fd;
 	unsigned inflight; /* CQEs still owed to this connection */
 	unsigned st;
+	/* Echoed input sent straight from its provided buffer (rl_conn_send_input): the
+	 * unsent part, and the buffer to give back once it is all sent.  It goes before
+	 * anything in the send queue, which only fills while it is unsent. */
+	const uint8_t *lent;
+	uint32_t lent_len;
+	uint16_t lent_bid;
 	struct msghdr msg;
 	struct iovec iov[SEND_IOV_MAX];
 };
@@ -86,6 +94,14 @@ struct uloop {
 	unsigned nlive;
 	unsigned max_conns;
 	struct uconn *starved_head, *starved_tail;
+	/* The receive buffer being delivered (lendable to its connection), and lending's
+	 * bound: at most lend_max buffers out, so slow readers cannot drain the ring. */
+	struct uconn *in_conn;
+	const uint8_t *in_buf;
+	size_t in_len;
+	unsigned in_bid;
+	bool in_lent;
+	unsigned nlent, lend_max;
 	bool accept_armed;
 	bool accept_paused;
 	bool draining;
@@ -106,6 +122,51 @@ static struct io_uring_sqe *sqe_get(struct uloop *l)
 		l->fatal = -EIO;
 	}
 	return sqe;
+}
+
+/* Bytes a connection still has to send: the lent buffer's, then its queue's. */
+static size_t unsent(const struct uconn *c)
+{
+	return c->lent_len + rl_sendq_bytes(&c->base.sq);
+}
+
+/* Gives a connection's lent receive buffer back to the ring. */
+static void lend_return(struct uloop *l, struct uconn *c)
+{
+	if (!c->lent)
+		return;
+	assert(l->nlent > 0);
+	rl_bufring_recycle(&l->br, c->lent_bid);
+	c->lent = NULL;
+	c->lent_len = 0;
+	l->nlent--;
+}
+
+/*
+ * loop->send_input: keeps the receive buffer being delivered and sends `n` bytes of it
+ * as they are, when nothing else is queued or in flight on the connection (order) and
+ * fewer than lend_max buffers are out.  -EAGAIN: the caller copies them instead.
+ */
+static int uring_send_input(struct rl_loop *loop, struct rl_conn *bc, const void *p, size_t n)
+{
+	struct uloop *l = (struct uloop *)loop;
+	struct uconn *c = (struct uconn *)bc;
+	const uint8_t *b = p;
+
+	if (c != l->in_conn || l->in_lent || !n || b < l->in_buf ||
+	    b + n > l->in_buf + l->in_len || l->nlent >= l->lend_max)
+		return -EAGAIN;
+	if (c->lent || (c->st & (US_SEND_BUSY | US_CLOSING | US_LINGER)) ||
+	    rl_sendq_bytes(&bc->sq) || (bc->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)))
+		return -EAGAIN;
+	c->lent = b;
+	c->lent_len = (uint32_t)n;
+	c->lent_bid = (uint16_t)l->in_bid;
+	l->in_lent = true;
+	l->nlent++;
+	l->base.stats.sent_in_place++;
+	rl_conn_mark_dirty(bc);
+	return 0;
 }
 
 /* ---- accept ---- */
@@ -286,6 +347,7 @@ static void conn_settle(struct uloop *l, struct uconn *c)
 		c->next->prev = c->prev;
 	l->nlive--;
 	l->base.stats.closed++;
+	lend_return(l, c); /* lent but never sent: the connection closed first */
 	rl_conn_release(&c->base);
 	free(c);
 	if (l->accept_paused && l->nlive < l->max_conns) {
@@ -385,6 +447,17 @@ static void send_head(struct uloop *l, struct uconn *c)
 	struct io_uring_sqe *sqe;
 	int n;
 
+	assert(!(c->st & US_SEND_BUSY));
+	if (c->lent_len) {
+		sqe = sqe_get(l);
+		if (!sqe)
+			return;
+		io_uring_prep_send(sqe, c->fd, c->lent, c->lent_len, MSG_NOSIGNAL);
+		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
+		c->inflight++;
+		c->st |= US_SEND_BUSY | US_SEND_LENT;
+		return;
+	}
 	n = rl_sendq_iov(&c->base.sq, c->iov, SEND_IOV_MAX);
 	if (!n)
 		return;
@@ -436,14 +509,14 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 			arm_recv(l, c); /* resumed, if it was paused */
 		}
 		if ((bc->flags & RL_CONN_CLOSE_AFTER) && !l->lingering &&
-		    ((c->st & US_SEND_BUSY) || rl_sendq_bytes(&bc->sq))) {
+		    ((c->st & US_SEND_BUSY) || unsent(c))) {
 			/* Closing once flushed: the tick cuts it off if the peer never reads. */
 			l->lingering = true;
 			arm_tick(l);
 		}
 		if (c->st & US_SEND_BUSY)
 			continue; /* the send completion comes back here */
-		if (rl_sendq_bytes(&bc->sq))
+		if (unsent(c))
 			send_head(l, c);
 		else if (bc->flags & RL_CONN_CLOSE_AFTER)
 			conn_linger(l, c);
@@ -495,14 +568,21 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			conn_fail(l, c, -EIO);
 			return;
 		}
+		l->in_lent = false;
 		if (c->st & US_LINGER) {
 			l->base.stats.discarded += (uint64_t)cqe->res;
 		} else if (!(c->st & US_CLOSING)) {
+			l->in_conn = c;
+			l->in_buf = p;
+			l->in_len = (size_t)cqe->res;
+			l->in_bid = bid;
 			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->base.now_ns);
+			l->in_conn = NULL;
 			if (ret < 0)
 				conn_fail(l, c, ret);
 		}
-		rl_bufring_recycle(&l->br, bid);
+		if (!l->in_lent) /* else it comes back when its send completes */
+			rl_bufring_recycle(&l->br, bid);
 	} else if (cqe->res == 0) {
 		if (c->st & US_LINGER)
 			conn_start_close(l, c); /* the peer closed too: now close quietly */
@@ -533,13 +613,26 @@ static void on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 
 static void on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 {
+	bool lent = c->st & US_SEND_LENT;
+
+	assert(c->inflight > 0 && (c->st & US_SEND_BUSY));
 	c->inflight--;
-	c->st &= ~US_SEND_BUSY;
+	c->st &= ~(US_SEND_BUSY | US_SEND_LENT);
+	if (lent) {
+		assert(c->lent && (cqe->res <= 0 || (uint32_t)cqe->res <= c->lent_len));
+		if (cqe->res > 0) {
+			c->lent += cqe->res;
+			c->lent_len -= (uint32_t)cqe->res;
+		}
+		if (cqe->res <= 0 || !c->lent_len)
+			lend_return(l, c); /* all sent (a short send resends the rest) */
+	}
 	if (cqe->res <= 0) {
 		conn_fail(l, c, cqe->res ? cqe->res : -EPIPE);
 		return;
 	}
-	rl_sendq_consume(&c->base.sq, (size_t)cqe->res);
+	if (!lent)
+		rl_sendq_consume(&c->base.sq, (size_t)cqe->res);
 	l->base.stats.bytes_out += (uint64_t)cqe->res;
 	c->base.last_active_ns = l->base.now_ns;
 	if (c->st & US_CLOSING)
@@ -548,10 +641,10 @@ static void on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		c->st &= ~US_PAUSED;
 		arm_recv(l, c);
 	}
-	if (!rl_sendq_bytes(&c->base.sq))
+	if (!unsent(c))
 		rl_conn_sent(&c->base);
 	/* More queued, or a close waiting for the queue to empty: the flush decides. */
-	if (rl_sendq_bytes(&c->base.sq) || (c->base.flags & RL_CONN_CLOSE_AFTER))
+	if (unsent(c) || (c->base.flags & RL_CONN_CLOSE_AFTER))
 		rl_conn_mark_dirty(&c->base);
 }
 
@@ -829,6 +922,7 @@ static int loop_setup(struct uloop *l)
 		rl_ring_exit(&l->r);
 		return ret;
 	}
+	l->lend_max = cfg->buf_count / 4;
 	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
 		 cfg->buf_size);
 	if (l->base.srv->proto->on_fileop)
@@ -845,6 +939,8 @@ static void *loop_main(void *arg)
 
 	l->lfd = rl_server_listen_fd(srv, l->base.index);
 	l->base.submit_fileop = uring_fileop;
+	if (!rl_ring_feature_off("lend"))
+		l->base.send_input = uring_send_input;
 	l->max_conns =
 	    srv->cfg.max_conns ? (srv->cfg.max_conns + srv->cfg.threads - 1) / srv->cfg.threads : 0;
 	ret = loop_setup(l);

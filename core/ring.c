@@ -93,6 +93,19 @@ int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries)
 	return 0;
 }
 
+bool rl_ring_feature_off(const char *feature)
+{
+	const char *list = getenv("RINGLAB_URING_OFF"), *p;
+	size_t n = strlen(feature);
+
+	for (p = list; p && *p; p += strcspn(p, ",")) {
+		p += *p == ',';
+		if (!strncmp(p, feature, n) && (p[n] == ',' || !p[n]))
+			return true;
+	}
+	return false;
+}
+
 void rl_ring_exit(struct rl_ring *r)
 {
 	io_uring_queue_exit(&r->ring);

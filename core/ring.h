@@ -49,6 +49,14 @@ struct rl_ring {
  */
 int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries);
 
+/*
+ * True when the environment variable RINGLAB_URING_OFF, a comma-separated list, names
+ * `feature`: the way to force an optional io_uring technique off (its fallback path is
+ * then what runs; tests use it).  Features: lend (echo sends from the receive buffer),
+ * sendto (udp replies as SEND with an address instead of SENDMSG).
+ */
+bool rl_ring_feature_off(const char *feature);
+
 /* Tears the ring down (cancelling whatever is in flight) and frees the backlog. */
 void rl_ring_exit(struct rl_ring *r);
 

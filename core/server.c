@@ -266,7 +266,7 @@ static void print_totals(const struct rl_server *srv)
 	    "%s: %s engine stopped: connections %llu (closed %llu, refused %llu, idle-closed "
 	    "%llu, resets %llu, errors %llu), requests %llu, bytes in %llu, bytes out %llu, accept "
 	    "backoffs %llu, buffer-ring empty %llu, truncated %llu, discarded %llu, "
-	    "source-refused %llu, line-timeouts %llu, evicted %llu\n",
+	    "source-refused %llu, line-timeouts %llu, evicted %llu, sent in place %llu\n",
 	    srv->proto->name, srv->engine->name, (unsigned long long)t->accepted,
 	    (unsigned long long)t->closed, (unsigned long long)t->refused,
 	    (unsigned long long)t->idle_closed, (unsigned long long)t->resets,
@@ -275,7 +275,7 @@ static void print_totals(const struct rl_server *srv)
 	    (unsigned long long)t->accept_backoffs, (unsigned long long)t->enobufs,
 	    (unsigned long long)t->truncated, (unsigned long long)t->discarded,
 	    (unsigned long long)t->source_refused, (unsigned long long)t->line_timeouts,
-	    (unsigned long long)t->evicted);
+	    (unsigned long long)t->evicted, (unsigned long long)t->sent_in_place);
 }
 
 static int start_engine(struct rl_server *srv)

@@ -52,6 +52,17 @@ rl_compat_setup_buf_ring(struct io_uring *ring, unsigned entries, int bgid, int 
 	return (struct io_uring_buf_ring *)p;
 }
 
+/*
+ * liburing 2.4's io_uring_prep_send_set_addr(): makes an IORING_OP_SEND a sendto(), the
+ * destination in addr2/addr_len (kernel 6.0; older kernels fail the SEND with -EINVAL).
+ */
+static inline void rl_compat_send_set_addr(struct io_uring_sqe *sqe, const void *addr,
+					   uint16_t len)
+{
+	sqe->addr2 = (uint64_t)(uintptr_t)addr;
+	sqe->addr_len = len;
+}
+
 /* Unregisters and unmaps a ring made by rl_compat_setup_buf_ring.  Returns 0 or -errno. */
 static inline int rl_compat_free_buf_ring(struct io_uring *ring, struct io_uring_buf_ring *br,
 					  unsigned entries, int bgid)

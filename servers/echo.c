@@ -16,7 +16,7 @@
 
 static long echo_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
 {
-	int ret = rl_conn_send(c, p, n);
+	int ret = rl_conn_send_input(c, p, n); /* uring: sent from its receive buffer */
 
 	if (ret < 0)
 		return ret;
