@@ -29,7 +29,8 @@ def estimates(stdout):
 
 # preset option, lower and upper bound of its estimate (s)
 BOUNDS = {"": (13 * 60, 19.5 * 60), "--ci": (60, 5 * 60), "--smoke": (3, 30),
-          "--quick": (60, 4 * 60), "--soak": (9 * 60, 11 * 60), "--full": (40 * 60, 70 * 60)}
+          "--quick": (60, 4 * 60), "--soak": (9 * 60, 11 * 60), "--full": (40 * 60, 70 * 60),
+          "--cheapest": (5 * 60, 10 * 60)}
 
 
 def main():
@@ -48,7 +49,8 @@ def main():
         t.ok(r.returncode == 0 and lo <= est.get(name, -1) <= hi,
              "--plan %s: estimate %s s within %d..%d s" % (opt or "(default)", est.get(name),
                                                            lo, hi), r.stdout + r.stderr)
-        t.ok(set(est) == {"smoke", "quick", "ci", "default", "full", "soak"},
+        t.ok(set(est) == {"smoke", "quick", "ci", "default", "full", "soak",
+                               "cheapest"},
              "--plan %s lists every preset's estimate" % (opt or "(default)"), est)
         if opt == "--soak":
             t.ok("20000 descriptors" in r.stdout and "127.0.0.2-" in r.stdout,
