@@ -507,6 +507,21 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
 	return finish(cfg, target, pipeline_set, shards);
 }
 
+const struct lg_proto *lg_proto_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (!strcmp(name, protocols[i]->name))
+			return protocols[i];
+	return NULL;
+}
+
+void lg_config_defaults(struct lg_config *cfg)
+{
+	defaults(cfg);
+}
+
 int lg_cli_parse(int argc, char **argv, struct lg_config *cfg)
 {
 	int ret = parse_args(argc, argv, cfg);

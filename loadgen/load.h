@@ -92,4 +92,10 @@ static inline uint64_t lg_interval_start(const struct lg_run *run, int64_t idx)
  */
 int lg_cli_parse(int argc, char **argv, struct lg_config *cfg);
 
+/* The client protocol called `name` ("echo"), or NULL (cli.c). */
+const struct lg_proto *lg_proto_by_name(const char *name);
+
+/* Fills cfg with the defaults of every option (cli.c). */
+void lg_config_defaults(struct lg_config *cfg);
+
 #endif

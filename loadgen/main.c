@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "load.h"
 #include "log.h"
+#include "merge.h"
 #include "monitor.h"
 #include "report.h"
 #include "worker.h"
@@ -190,6 +191,8 @@ int main(int argc, char **argv)
 	int ret, status;
 
 	rl_log_init(argv[0], RL_LOG_WARN);
+	if (argc > 1 && !strcmp(argv[1], "merge"))
+		return lg_merge_main(argc - 1, argv + 1);
 	ret = lg_cli_parse(argc, argv, &cfg);
 	if (ret) {
 		free((void *)cfg.params.expect); /* --expect / --expect-file copies */

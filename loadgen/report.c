@@ -123,7 +123,7 @@ bool lg_result_late(const struct lg_result *res)
 
 int lg_result_status(const struct lg_result *res)
 {
-	if (lg_result_late(res))
+	if (lg_result_late(res) || res->exit_note)
 		return 1;
 	if (res->setup_failed || res->fatal || !res->window_started || !res->requests)
 		return 1;
@@ -200,12 +200,14 @@ static void print_verdict(const struct lg_result *res, FILE *f)
 		fprintf(f, "FAILED: the run ended before the measurement window started\n");
 	else if (!res->requests && !res->setup_failed)
 		fprintf(f, "FAILED: no request completed in the measurement window\n");
-	if (res->established < cfg->connections)
+	if (res->established < cfg->connections && !res->latency_only)
 		fprintf(f, "FAILED: connection target not reached: %u of %u established\n",
 			res->established, cfg->connections);
 	if (lg_errors_total(&res->err))
 		fprintf(f, "FAILED: %llu errors (see above)\n",
 			(unsigned long long)lg_errors_total(&res->err));
+	if (res->exit_note)
+		fprintf(f, "FAILED: %s\n", res->exit_note);
 	if (lg_result_late(res))
 		fprintf(f, "FAILED: the window started %.3f s after --start-at (--max-late %.3f s)\n",
 			res->start_late_s, (double)cfg->max_late_ns / 1e9);
@@ -234,6 +236,17 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 		else
 			fprintf(f, ", pipeline %u, %llu B requests\n", cfg->pipeline,
 				(unsigned long long)cfg->params.size);
+	}
+	if (res->latency_only) {
+		fprintf(f, "  duration      %.3f s measured (mean of the interval logs)\n", el);
+		fprintf(f, "  requests      %llu, %.1f req/s\n", (unsigned long long)res->requests,
+			lg_result_rps(res));
+		fprintf(f, "  latency       %9s %9s %9s %9s %9s %9s\n", "p50", "p90", "p99",
+			"p99.9", "p99.99", "max");
+		print_latency_row(f, "", &res->hist_c);
+		print_verdict(res, f);
+		fflush(f);
+		return;
 	}
 	fprintf(f, "  connections   %u/%u reached, %u open at the end, %u thread%s\n",
 		res->established, cfg->connections, res->open_at_end, cfg->threads,

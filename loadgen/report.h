@@ -15,6 +15,7 @@
 #include "stats.h"
 
 struct lg_worker;
+struct lg_json;
 
 /* One second of the measurement window (the last one may be shorter). */
 struct lg_series_point {
@@ -55,6 +56,12 @@ struct lg_result {
 	double max_thread_cpu_pct;
 	struct lg_series_point *series; /* owned */
 	size_t nseries, series_cap;
+	/* Extra members the JSON document ends with (merge.c: the shards), or NULL. */
+	void (*json_extra)(struct lg_json *j, const struct lg_result *res, const void *arg);
+	const void *json_extra_arg;
+	size_t json_extra_n;
+	const char *exit_note; /* a FAILED line of the caller's (merge), or NULL */
+	bool latency_only;     /* merged interval logs: no connections, CPU or bytes known */
 };
 
 /* The machine and build a run happened on. */

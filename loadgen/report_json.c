@@ -389,6 +389,8 @@ int lg_report_json(const struct lg_result *res, const struct lg_sysinfo *si, int
 	write_series(&j, res);
 	write_errors(&j, &res->err);
 	write_cpu(&j, res);
+	if (res->json_extra)
+		res->json_extra(&j, res, res->json_extra_arg);
 	lg_json_end_object(&j);
 	rc = lg_json_finish(&j);
 	if (fclose(f) && !rc)
