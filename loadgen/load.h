@@ -56,6 +56,7 @@ struct lg_config {
 	unsigned shard_index, shard_count; /* 0 of 1 when not sharded */
 	const char *shard_from;		   /* "--shard", an environment variable, NULL */
 	unsigned conn_offset;		   /* global index of this shard's first connection */
+	unsigned source_offset;		   /* index of its first --source address in the range */
 	unsigned total_connections;
 	double total_rate;
 	double start_at;     /* --start-at: window start, Unix seconds; 0: not given */

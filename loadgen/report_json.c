@@ -166,6 +166,10 @@ static void write_shard(struct lg_json *j, const struct lg_config *cfg, const ch
 		lg_json_double(j, "total_rate", cfg->total_rate);
 	else
 		lg_json_null(j, "total_rate");
+	if (cfg->have_source) {
+		lg_json_uint(j, "source_offset", cfg->source_offset);
+		lg_json_uint(j, "source_count", cfg->source.count);
+	}
 	lg_json_end_object(j);
 }
 

@@ -152,6 +152,7 @@ int lg_shard_apply(struct lg_config *cfg, char *why, size_t len)
 		rl_addr_range_get(&cfg->source, sfirst, &sub.first);
 		sub.count = sn;
 		cfg->source = sub;
+		cfg->source_offset = sfirst;
 	}
 	return 0;
 }
