@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
 #include "clock.h"
 #include "hist_log.h"
 #include "json.h"
@@ -260,11 +259,52 @@ static int load_log(struct shard_in *s, char *text)
 	return 0;
 }
 
+/* Reads a whole file into a NUL-terminated malloc'ed buffer.  Returns 0 or -errno. */
+static int read_all(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0, cap = 65536, got;
+	char *buf, *nb;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	buf = malloc(cap);
+	while (buf) {
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (n < cap - 1)
+			break;
+		if (cap >= INPUT_MAX) {
+			rc = -EFBIG;
+			break;
+		}
+		nb = realloc(buf, cap * 2);
+		if (!nb)
+			free(buf);
+		buf = nb;
+		cap *= 2;
+	}
+	if (!buf)
+		rc = -ENOMEM;
+	else if (!rc && ferror(f))
+		rc = -EIO;
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 static int load_input(struct shard_in *s)
 {
-	char *text;
-	size_t len, i;
-	int rc = rl_cli_read_file(s->path, INPUT_MAX, &text, &len);
+	char *text = NULL;
+	size_t len = 0, i;
+	int rc = read_all(s->path, &text, &len);
 
 	if (rc == -ENOMEM)
 		return rc;
