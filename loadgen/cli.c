@@ -110,7 +110,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "Options:\n"
 	    "  -a, --target ADDR        server: HOST:PORT, [V6ADDR]:PORT or unix:/PATH (required)\n"
-	    "  -c, --connections N      connections, 1..20000 per process (default 64)\n"
+	    "  -c, --connections N      connections, 1..20000 per process (default 64); with\n"
+	    "                           --shard, the whole run's (each shard gets its share)\n"
 	    "  -t, --threads N          threads, one io_uring each; connections are split\n"
 	    "                           evenly (default 1)\n"
 	    "  -d, --duration DUR       length of the measurement window (default 10s)\n"
@@ -149,7 +150,9 @@ static void usage(FILE *f)
 	    "      --mode M             file: put (default), get or mixed\n"
 	    "      --senders M          chat: only the first M of the --connections clients\n"
 	    "                           send lines (--rate is shared among them); all of\n"
-	    "                           them receive and verify (default: all send)\n"
+	    "                           them receive and verify (default: all send)\n");
+	fprintf(
+	    f,
 	    "      --shard I/N          this process is shard I (0..N-1) of N: it runs its share\n"
 	    "                           of --connections, --rate and --source, so N shards with\n"
 	    "                           the same options offer exactly the load of one process.\n"
@@ -336,6 +339,10 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set,
 					  shards, cfg->shard_count, cfg->shard_from);
 	if (lg_shard_apply(cfg, why, sizeof(why)))
 		return rl_cli_usage_error("%s", why);
+	if (cfg->connections > LG_MAX_CONNECTIONS)
+		return rl_cli_usage_error("--connections: at most %u per process (this one would "
+					  "have %u; split the load with --shard)",
+					  LG_MAX_CONNECTIONS, cfg->connections);
 	if (cfg->threads > cfg->connections)
 		return rl_cli_usage_error("--threads %u is more than --connections %u",
 					  cfg->threads, cfg->connections);
@@ -380,7 +387,9 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		*target = arg;
 		return 0;
 	case 'c':
-		return rl_cli_uint("connections", arg, 1, LG_MAX_CONNECTIONS, &cfg->connections);
+		/* At most LG_MAX_CONNECTIONS per process, checked once the shard is known. */
+		return rl_cli_uint("connections", arg, 1, LG_MAX_CONNECTIONS * 4096ull,
+				   &cfg->connections);
 	case 't':
 		return rl_cli_uint("threads", arg, 1, LG_MAX_THREADS, &cfg->threads);
 	case 'd':

@@ -27,6 +27,7 @@ BAD = [
     (T + ["--shard", "1"], {}, "shard without a count"),
     (T + ["--shard", "0/0"], {}, "zero shards"),
     (T + ["-c", "2", "--shard", "0/3"], {}, "fewer connections than shards"),
+    (T + ["-c", "40002", "--shard", "0/2"], {}, "a shard above 20000 connections"),
     (T + ["-c", "4", "--shard", "0/2", "--source", "127.0.0.2"], {}, "fewer sources than shards"),
     (["chat", "--target", "127.0.0.1:9", "--shard", "0/2"], {}, "chat sharded"),
     (T, {"JOB_COMPLETION_INDEX": "1"}, "JOB_COMPLETION_INDEX without --shards"),
