@@ -685,8 +685,8 @@ int rl_hist_log_tagged(FILE *f, const char *tag, const struct rl_hist *h, double
 	max = h->total ? (double)rl_hist_highest_equivalent(h, h->max) : 0.0;
 	c_numeric_begin(&cn);
 	rc = out(f, "%s%s%s%s,%s,%s,%s\n", tag ? "Tag=" : "", tag ? tag : "", tag ? "," : "",
-		 java_fixed(a, start_s, 3), java_fixed(b, length_s, 3), java_fixed(c, max / scale, 3),
-		 b64);
+		 java_fixed(a, start_s, 3), java_fixed(b, length_s, 3),
+		 java_fixed(c, max / scale, 3), b64);
 	c_numeric_end(&cn);
 	free(b64);
 	return rc;

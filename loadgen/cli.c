@@ -309,8 +309,7 @@ static void defaults(struct lg_config *cfg)
 }
 
 /* Checks the combination of options once all are known. */
-static int finish(struct lg_config *cfg, const char *target, bool pipeline_set,
-		  unsigned shards)
+static int finish(struct lg_config *cfg, const char *target, bool pipeline_set, unsigned shards)
 {
 	char why[256] = "";
 	int fam;
@@ -453,7 +452,8 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		return rl_cli_uint("senders", arg, 1, LG_MAX_CONNECTIONS, &cfg->params.senders);
 	case OPT_SHARD:
 		if (lg_shard_parse(arg, &cfg->shard_index, &cfg->shard_count))
-			return rl_cli_usage_error("invalid --shard '%s' (I/N with 0 <= I < N)", arg);
+			return rl_cli_usage_error("invalid --shard '%s' (I/N with 0 <= I < N)",
+						  arg);
 		cfg->shard_from = "--shard";
 		return 0;
 	case OPT_SHARDS:

@@ -120,14 +120,26 @@ static int parse_string(struct parser *p, char **out)
 		}
 		c = p->s[p->pos++];
 		switch (c) {
-		case '"': case '\\': case '/':
+		case '"':
+		case '\\':
+		case '/':
 			o[n++] = c;
 			break;
-		case 'b': o[n++] = '\b'; break;
-		case 'f': o[n++] = '\f'; break;
-		case 'n': o[n++] = '\n'; break;
-		case 'r': o[n++] = '\r'; break;
-		case 't': o[n++] = '\t'; break;
+		case 'b':
+			o[n++] = '\b';
+			break;
+		case 'f':
+			o[n++] = '\f';
+			break;
+		case 'n':
+			o[n++] = '\n';
+			break;
+		case 'r':
+			o[n++] = '\r';
+			break;
+		case 't':
+			o[n++] = '\t';
+			break;
 		case 'u':
 			if (hex4(p, &cp)) {
 				free(o);
@@ -162,8 +174,7 @@ static int parse_number(struct parser *p, struct lg_jval *v)
 	size_t n = 0;
 	bool integer = true;
 
-	while (p->pos + n < p->len && n < sizeof(buf) - 1 &&
-	       strchr("+-0123456789.eE", start[n])) {
+	while (p->pos + n < p->len && n < sizeof(buf) - 1 && strchr("+-0123456789.eE", start[n])) {
 		if (strchr(".eE", start[n]))
 			integer = false;
 		n++;
@@ -187,8 +198,7 @@ static int parse_number(struct parser *p, struct lg_jval *v)
 static int parse_value(struct parser *p, struct lg_jval **out, int depth);
 
 /* Appends to an array or object, growing by doubling. */
-static int append(struct parser *p, struct lg_jval *v, struct lg_jval *item, char *key,
-		  size_t *cap)
+static int append(struct parser *p, struct lg_jval *v, struct lg_jval *item, char *key, size_t *cap)
 {
 	if (v->n == *cap) {
 		size_t nc = *cap ? *cap * 2 : 8;

@@ -31,10 +31,10 @@
 #include "stats.h"
 #include "units.h"
 
-#define INPUT_MAX	 (256u * 1024u * 1024u)
-#define DEFAULT_SKEW_NS	 (1 * RL_NSEC_PER_SEC)
-#define MAX_SLOTS	 (7 * 24 * 3600)
-#define MAX_INPUTS	 4096
+#define INPUT_MAX	(256u * 1024u * 1024u)
+#define DEFAULT_SKEW_NS (1 * RL_NSEC_PER_SEC)
+#define MAX_SLOTS	(7 * 24 * 3600)
+#define MAX_INPUTS	4096
 
 /* One input file, reduced to what the merge needs. */
 struct shard_in {
@@ -59,8 +59,7 @@ struct merge_opts {
 	bool quiet;
 };
 
-__attribute__((format(printf, 2, 3))) static int input_error(const char *path,
-							    const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int input_error(const char *path, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -78,8 +77,10 @@ static int decode_into(const char *path, const char *what, const char *b64, stru
 
 	if (!b64) {
 		snprintf(msg, sizeof(msg), "%s", what);
-		return input_error(path, "no encoded %s histogram (not a --json of a "
-					 "ringlab-load that writes them?)", msg);
+		return input_error(path,
+				   "no encoded %s histogram (not a --json of a "
+				   "ringlab-load that writes them?)",
+				   msg);
 	}
 	if (rl_hist_decode(b64, h)) {
 		snprintf(msg, sizeof(msg), "%s", what);
@@ -137,15 +138,15 @@ static int load_json(struct shard_in *s, const char *text, size_t len)
 	s->start = lg_jnum(s->doc, "totals.window_start_unix_s", NAN);
 	s->end = lg_jnum(s->doc, "totals.window_end_unix_s", NAN);
 	if (!isfinite(s->start) || !isfinite(s->end))
-		return input_error(s->path, "%s", "no measurement window (the run never started "
-						  "measuring)");
+		return input_error(s->path, "%s",
+				   "no measurement window (the run never started "
+				   "measuring)");
 	if (decode_into(s->path, "corrected", lg_jstr(s->doc, "histograms.corrected", NULL),
 			&s->hc))
 		return -EINVAL;
 	s->have_u = lg_jstr(s->doc, "histograms.uncorrected", NULL) != NULL;
-	if (s->have_u &&
-	    decode_into(s->path, "uncorrected", lg_jstr(s->doc, "histograms.uncorrected", NULL),
-			&s->hu))
+	if (s->have_u && decode_into(s->path, "uncorrected",
+				     lg_jstr(s->doc, "histograms.uncorrected", NULL), &s->hu))
 		return -EINVAL;
 	s->have_conn = lg_jstr(s->doc, "histograms.connect", NULL) != NULL;
 	if (s->have_conn &&
@@ -222,8 +223,9 @@ static int load_log(struct shard_in *s, char *text)
 				return input_error(s->path, "%s", "a tagged line has no fields");
 			rc = parse_tag(s, tag, (size_t)(comma - tag));
 			if (rc == -EEXIST)
-				return input_error(s->path, "%s", "lines carry different tags (one "
-								  "shard per file)");
+				return input_error(s->path, "%s",
+						   "lines carry different tags (one "
+						   "shard per file)");
 			if (rc)
 				return input_error(s->path, "%s", "a tag is not host/I/N");
 			p = comma + 1;
@@ -235,9 +237,12 @@ static int load_log(struct shard_in *s, char *text)
 				*p++ = '\0';
 		}
 		if (nf != 4 || !isfinite(base))
-			return input_error(s->path, "%s", isfinite(base) ?
-				"an interval line has fewer than 4 fields (corrupt file)" :
-				"no #[BaseTime: ...] before the intervals (not a ringlab-load --log?)");
+			return input_error(
+			    s->path, "%s",
+			    isfinite(base)
+				? "an interval line has fewer than 4 fields (corrupt file)"
+				: "no #[BaseTime: ...] before the intervals (not a ringlab-load "
+				  "--log?)");
 		rc = add_interval(s, base + strtod(f[0], NULL), strtod(f[1], NULL), f[3]);
 		if (rc)
 			return rc;
@@ -559,8 +564,8 @@ static void print_shards(const struct shard_in *in, size_t n, double base, FILE 
 	size_t i;
 
 	fprintf(f, "ringlab-load merge: %zu shard%s\n", n, n == 1 ? "" : "s");
-	fprintf(f, "  %-7s %-16s %6s %12s %12s %9s %9s %9s %9s %7s %9s\n", "shard", "host",
-		"conns", "requests", "req/s", "p50", "p99", "p99.9", "max", "errors", "start");
+	fprintf(f, "  %-7s %-16s %6s %12s %12s %9s %9s %9s %9s %7s %9s\n", "shard", "host", "conns",
+		"requests", "req/s", "p50", "p99", "p99.9", "max", "errors", "start");
 	for (i = 0; i < n; i++) {
 		const struct shard_in *s = &in[i];
 		const struct rl_hist *h = &s->hc;
@@ -572,20 +577,20 @@ static void print_shards(const struct shard_in *in, size_t n, double base, FILE 
 		rl_format_duration((uint64_t)rl_hist_value_at(h, 99.0), p99, sizeof(p99));
 		rl_format_duration((uint64_t)rl_hist_value_at(h, 99.9), p999, sizeof(p999));
 		rl_format_duration((uint64_t)rl_hist_value_at(h, 100.0), mx, sizeof(mx));
-		fprintf(f, "  %-7s %-16.16s %6llu %12llu %12.1f %9s %9s %9s %9s %7llu %+8.3fs\n", id,
-			s->host,
+		fprintf(f, "  %-7s %-16.16s %6llu %12llu %12.1f %9s %9s %9s %9s %7llu %+8.3fs\n",
+			id, s->host,
 			(unsigned long long)(s->doc ? lg_juint(s->doc, "parameters.connections", 0)
 						    : 0),
-			(unsigned long long)h->total, el > 0 ? (double)h->total / el : 0.0, p50, p99,
-			p999, mx,
+			(unsigned long long)h->total, el > 0 ? (double)h->total / el : 0.0, p50,
+			p99, p999, mx,
 			(unsigned long long)(s->doc ? lg_juint(s->doc, "errors.total", 0) : 0),
 			s->start - base);
 	}
 }
 
 /* Checks the windows; prints warnings and returns a FAILED note or NULL. */
-static const char *check_windows(const struct shard_in *in, size_t n, uint64_t max_skew_ns,
-				 FILE *f, char *note, size_t len)
+static const char *check_windows(const struct shard_in *in, size_t n, uint64_t max_skew_ns, FILE *f,
+				 char *note, size_t len)
 {
 	double first = in[0].start, last = in[0].start, end_min = in[0].end;
 	const char *bad = NULL;
@@ -603,15 +608,18 @@ static const char *check_windows(const struct shard_in *in, size_t n, uint64_t m
 	fprintf(f, "  windows       starts spread over %.3f s, common part %.3f s\n", last - first,
 		end_min > last ? end_min - last : 0.0);
 	if (last - first > (double)max_skew_ns / 1e9)
-		fprintf(f, "WARNING: the shards' windows start %.3f s apart (more than --max-skew "
-			   "%.3f s): the merge adds seconds that did not happen together\n",
+		fprintf(f,
+			"WARNING: the shards' windows start %.3f s apart (more than --max-skew "
+			"%.3f s): the merge adds seconds that did not happen together\n",
 			last - first, (double)max_skew_ns / 1e9);
 	if (in[0].count > 1 && present < in[0].count)
 		fprintf(f, "WARNING: %u of %u shards merged: the load is partial\n", present,
 			in[0].count);
 	if (end_min <= last) {
-		snprintf(note, len, "the shards' windows do not overlap (one ends %.3f s before "
-				    "another starts)", last - end_min);
+		snprintf(note, len,
+			 "the shards' windows do not overlap (one ends %.3f s before "
+			 "another starts)",
+			 last - end_min);
 		return note;
 	}
 	if (bad) {
@@ -668,8 +676,8 @@ static int write_log(const struct lg_result *res, double base, const char *path)
 	for (i = 0; i < res->nseries && !rc; i++) {
 		rc = rl_hist_decode(res->series[i].hist_b64, &h);
 		if (!rc)
-			rc = rl_hist_log_interval(f, &h, res->series[i].t_s, res->series[i].length_s,
-						  1000.0);
+			rc = rl_hist_log_interval(f, &h, res->series[i].t_s,
+						  res->series[i].length_s, 1000.0);
 		rl_hist_free(&h);
 	}
 	if (fclose(f) && !rc)
@@ -717,9 +725,12 @@ static void merge_usage(void)
 static int parse_merge_args(int argc, char **argv, struct merge_opts *o)
 {
 	static const struct option opts[] = {
-	    {"json", required_argument, NULL, 'j'},	{"hgrm", required_argument, NULL, 'g'},
-	    {"log", required_argument, NULL, 'l'},	{"max-skew", required_argument, NULL, 'k'},
-	    {"quiet", no_argument, NULL, 'q'},		{"help", no_argument, NULL, 'h'},
+	    {"json", required_argument, NULL, 'j'},
+	    {"hgrm", required_argument, NULL, 'g'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"max-skew", required_argument, NULL, 'k'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -730,10 +741,18 @@ static int parse_merge_args(int argc, char **argv, struct merge_opts *o)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'j': o->json = optarg; break;
-		case 'g': o->hgrm = optarg; break;
-		case 'l': o->log = optarg; break;
-		case 'q': o->quiet = true; break;
+		case 'j':
+			o->json = optarg;
+			break;
+		case 'g':
+			o->hgrm = optarg;
+			break;
+		case 'l':
+			o->log = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
 		case 'k':
 			if (rl_parse_duration_ns(optarg, &o->max_skew_ns))
 				return usage_error("invalid --max-skew");

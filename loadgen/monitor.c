@@ -58,8 +58,9 @@ static void decide_window(struct lg_monitor *m, uint64_t now)
 	if (cfg->start_at > 0) {
 		m->res->start_late_s = m->res->start_wall_s - cfg->start_at;
 		if (m->res->start_late_s > (double)cfg->max_late_ns / 1e9)
-			rl_err("the window starts %.3f s after --start-at (bound --max-late %.3f s)",
-			       m->res->start_late_s, (double)cfg->max_late_ns / 1e9);
+			rl_err(
+			    "the window starts %.3f s after --start-at (bound --max-late %.3f s)",
+			    m->res->start_late_s, (double)cfg->max_late_ns / 1e9);
 	}
 	/* E before S: a worker that sees S also sees E. */
 	atomic_store(&run->end, s + cfg->duration_ns);

@@ -209,7 +209,8 @@ static void print_verdict(const struct lg_result *res, FILE *f)
 	if (res->exit_note)
 		fprintf(f, "FAILED: %s\n", res->exit_note);
 	if (lg_result_late(res))
-		fprintf(f, "FAILED: the window started %.3f s after --start-at (--max-late %.3f s)\n",
+		fprintf(f,
+			"FAILED: the window started %.3f s after --start-at (--max-late %.3f s)\n",
 			res->start_late_s, (double)cfg->max_late_ns / 1e9);
 	if (res->interrupted)
 		fprintf(f, "note: interrupted; the window was cut short\n");
@@ -254,8 +255,8 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 	fprintf(f, "  duration      %.3f s measured (--duration %.3f s, warm-up %.3f s)\n", el,
 		(double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9);
 	if (cfg->shard_count > 1 && !cfg->quiet)
-		fprintf(f, "  shard         %u/%u (%s): connections %u..%u of %u\n", cfg->shard_index,
-			cfg->shard_count, cfg->shard_from, cfg->conn_offset,
+		fprintf(f, "  shard         %u/%u (%s): connections %u..%u of %u\n",
+			cfg->shard_index, cfg->shard_count, cfg->shard_from, cfg->conn_offset,
 			cfg->conn_offset + cfg->connections - 1, cfg->total_connections);
 	if (cfg->start_at > 0 && res->start_wall_s > 0)
 		fprintf(f, "  start         window at %.3f (Unix s), %.3f s after --start-at\n",

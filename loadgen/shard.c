@@ -10,8 +10,7 @@
 
 #define MAX_SHARDS 4096u
 
-void lg_shard_split(unsigned total, unsigned index, unsigned count, unsigned *first,
-		    unsigned *n)
+void lg_shard_split(unsigned total, unsigned index, unsigned count, unsigned *first, unsigned *n)
 {
 	unsigned base = total / count, extra = total % count;
 
@@ -20,8 +19,7 @@ void lg_shard_split(unsigned total, unsigned index, unsigned count, unsigned *fi
 }
 
 /* Parses a whole decimal number in [min, max]; returns 0 or -EINVAL. */
-static int parse_uint(const char *s, const char *end, unsigned min, unsigned max,
-		      unsigned *out)
+static int parse_uint(const char *s, const char *end, unsigned min, unsigned max, unsigned *out)
 {
 	unsigned long v = 0;
 	const char *p;
@@ -78,8 +76,9 @@ int lg_shard_from_env(struct lg_config *cfg, unsigned shards, char *why, size_t 
 		return rc;
 	if (rc == 0) {
 		if (!shards) {
-			snprintf(why, len, "JOB_COMPLETION_INDEX is set: give the shard count "
-					   "with --shards N (the Job's completions)");
+			snprintf(why, len,
+				 "JOB_COMPLETION_INDEX is set: give the shard count "
+				 "with --shards N (the Job's completions)");
 			return -EINVAL;
 		}
 		if (i >= shards) {
@@ -109,8 +108,9 @@ int lg_shard_from_env(struct lg_config *cfg, unsigned shards, char *why, size_t 
 		return 0;
 	}
 	if (shards) {
-		snprintf(why, len, "--shards needs JOB_COMPLETION_INDEX in the environment "
-				   "(or give --shard I/N)");
+		snprintf(why, len,
+			 "--shards needs JOB_COMPLETION_INDEX in the environment "
+			 "(or give --shard I/N)");
 		return -EINVAL;
 	}
 	return 0;
@@ -125,13 +125,14 @@ int lg_shard_apply(struct lg_config *cfg, char *why, size_t len)
 	if (cfg->shard_count <= 1)
 		return 0;
 	if (cfg->proto->broadcast) {
-		snprintf(why, len, "chat cannot be sharded: every member of the room must be in "
-				   "one process");
+		snprintf(why, len,
+			 "chat cannot be sharded: every member of the room must be in "
+			 "one process");
 		return -EINVAL;
 	}
 	if (cfg->connections < cfg->shard_count) {
-		snprintf(why, len, "--connections %u is fewer than the %u shards",
-			 cfg->connections, cfg->shard_count);
+		snprintf(why, len, "--connections %u is fewer than the %u shards", cfg->connections,
+			 cfg->shard_count);
 		return -EINVAL;
 	}
 	lg_shard_split(cfg->connections, cfg->shard_index, cfg->shard_count, &first, &n);
@@ -147,8 +148,7 @@ int lg_shard_apply(struct lg_config *cfg, char *why, size_t len)
 				 cfg->source.count, cfg->shard_count);
 			return -EINVAL;
 		}
-		lg_shard_split(cfg->source.count, cfg->shard_index, cfg->shard_count, &sfirst,
-			       &sn);
+		lg_shard_split(cfg->source.count, cfg->shard_index, cfg->shard_count, &sfirst, &sn);
 		rl_addr_range_get(&cfg->source, sfirst, &sub.first);
 		sub.count = sn;
 		cfg->source = sub;

@@ -20,8 +20,7 @@
  * *first; the first total % count shards get one more.  Shards are disjoint and cover
  * 0..total-1 in order.
  */
-void lg_shard_split(unsigned total, unsigned index, unsigned count, unsigned *first,
-		    unsigned *n);
+void lg_shard_split(unsigned total, unsigned index, unsigned count, unsigned *first, unsigned *n);
 
 /* Parses "I/N" (0 <= I < N <= 4096).  Returns 0 or -EINVAL. */
 int lg_shard_parse(const char *arg, unsigned *index, unsigned *count);
