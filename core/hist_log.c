@@ -664,6 +664,12 @@ int rl_hist_log_header(FILE *f, double start_unix_s)
 int rl_hist_log_interval(FILE *f, const struct rl_hist *h, double start_s, double length_s,
 			 double scale)
 {
+	return rl_hist_log_tagged(f, NULL, h, start_s, length_s, scale);
+}
+
+int rl_hist_log_tagged(FILE *f, const char *tag, const struct rl_hist *h, double start_s,
+		       double length_s, double scale)
+{
 	char a[FIXED_BUF], b[FIXED_BUF], c[FIXED_BUF], *b64;
 	struct c_numeric cn;
 	double max;
@@ -671,12 +677,15 @@ int rl_hist_log_interval(FILE *f, const struct rl_hist *h, double start_s, doubl
 
 	if (!f || !h || !isfinite(scale) || !(scale > 0.0))
 		return -EINVAL;
+	if (tag && (!*tag || strpbrk(tag, ", \t\r\n")))
+		return -EINVAL;
 	rc = rl_hist_encode(h, &b64);
 	if (rc < 0)
 		return rc;
 	max = h->total ? (double)rl_hist_highest_equivalent(h, h->max) : 0.0;
 	c_numeric_begin(&cn);
-	rc = out(f, "%s,%s,%s,%s\n", java_fixed(a, start_s, 3), java_fixed(b, length_s, 3),
+	rc = out(f, "%s%s%s%s,%s,%s,%s\n", tag ? "Tag=" : "", tag ? tag : "", tag ? "," : "",
+		 java_fixed(a, start_s, 3), java_fixed(b, length_s, 3),
 		 java_fixed(c, max / scale, 3), b64);
 	c_numeric_end(&cn);
 	free(b64);

@@ -54,4 +54,11 @@ int rl_hist_log_header(FILE *f, double start_unix_s);
 int rl_hist_log_interval(FILE *f, const struct rl_hist *h, double start_s, double length_s,
 			 double scale);
 
+/*
+ * rl_hist_log_interval() with the line prefixed by "Tag=<tag>," (HdrHistogram log format
+ * 1.3 tags; a tag holds no comma, space or newline: -EINVAL).  A NULL tag writes no tag.
+ */
+int rl_hist_log_tagged(FILE *f, const char *tag, const struct rl_hist *h, double start_s,
+		       double length_s, double scale);
+
 #endif

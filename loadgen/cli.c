@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "load.h"
+#include "shard.h"
 #include "units.h"
 
 #define DEFAULT_CONNECTIONS	64u
@@ -51,7 +52,13 @@ enum {
 	OPT_REPLY_ANY,
 	OPT_MODE,
 	OPT_SENDERS,
+	OPT_SHARD,
+	OPT_SHARDS,
+	OPT_START_AT,
+	OPT_MAX_LATE,
 };
+
+#define DEFAULT_MAX_LATE_NS (100 * RL_NSEC_PER_MSEC)
 
 static const struct option long_opts[] = {
     {"target", required_argument, NULL, 'a'},
@@ -74,6 +81,10 @@ static const struct option long_opts[] = {
     {"reply-any", no_argument, NULL, OPT_REPLY_ANY},
     {"mode", required_argument, NULL, OPT_MODE},
     {"senders", required_argument, NULL, OPT_SENDERS},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"shards", required_argument, NULL, OPT_SHARDS},
+    {"start-at", required_argument, NULL, OPT_START_AT},
+    {"max-late", required_argument, NULL, OPT_MAX_LATE},
     {"quiet", no_argument, NULL, 'q'},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -99,7 +110,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "Options:\n"
 	    "  -a, --target ADDR        server: HOST:PORT, [V6ADDR]:PORT or unix:/PATH (required)\n"
-	    "  -c, --connections N      connections, 1..20000 per process (default 64)\n"
+	    "  -c, --connections N      connections, 1..20000 per process (default 64); with\n"
+	    "                           --shard, the whole run's (each shard gets its share)\n"
 	    "  -t, --threads N          threads, one io_uring each; connections are split\n"
 	    "                           evenly (default 1)\n"
 	    "  -d, --duration DUR       length of the measurement window (default 10s)\n"
@@ -138,7 +150,20 @@ static void usage(FILE *f)
 	    "      --mode M             file: put (default), get or mixed\n"
 	    "      --senders M          chat: only the first M of the --connections clients\n"
 	    "                           send lines (--rate is shared among them); all of\n"
-	    "                           them receive and verify (default: all send)\n"
+	    "                           them receive and verify (default: all send)\n");
+	fprintf(
+	    f,
+	    "      --shard I/N          this process is shard I (0..N-1) of N: it runs its share\n"
+	    "                           of --connections, --rate and --source, so N shards with\n"
+	    "                           the same options offer exactly the load of one process.\n"
+	    "                           Without --shard the shard comes from the environment:\n"
+	    "                           JOB_COMPLETION_INDEX (Kubernetes Indexed Job; give the\n"
+	    "                           count with --shards N), else SLURM_PROCID/SLURM_NTASKS\n"
+	    "      --shards N           the shard count that goes with JOB_COMPLETION_INDEX\n"
+	    "      --start-at TIME      connect and warm up, then start the window at TIME: Unix\n"
+	    "                           seconds (1765000000.5) or +DUR from now (+5s)\n"
+	    "      --max-late DUR       a window that starts later than --start-at by more than\n"
+	    "                           this is an error (default 100ms)\n"
 	    "  -q, --quiet              no progress lines, summary reduced to the essentials\n"
 	    "  -v, --verbose            log ring setup and every dropped connection\n"
 	    "  -h, --help               this text\n"
@@ -184,7 +209,9 @@ static void usage(FILE *f)
 	    "  ringlab-load udp --target 127.0.0.1:7002 -c 10 --expect 'Hello UDP Client'\n"
 	    "  ringlab-load chat --target 127.0.0.1:7003 -c 50 --rate 1000\n"
 	    "  ringlab-load chat --target 127.0.0.1:7003 -c 1000 --senders 10 --rate 1000\n"
-	    "  ringlab-load file --target 127.0.0.1:7004 -c 8 -s 1MiB --mode mixed\n");
+	    "  ringlab-load file --target 127.0.0.1:7004 -c 8 -s 1MiB --mode mixed\n"
+	    "  ringlab-load echo --target 198.18.0.1:7000 -c 60000 --shard 2/4 --start-at +10s\n"
+	    "  ringlab-load merge --json all.json shard0.json shard1.json shard2.json\n");
 }
 
 static int parse_rate(const char *opt, const char *arg, double *out)
@@ -236,6 +263,27 @@ static int read_expect_file(const char *path, struct lg_config *cfg)
 	return 0;
 }
 
+/* --start-at: Unix seconds with fraction, or +DUR from now. */
+static int parse_start_at(const char *arg, struct lg_config *cfg)
+{
+	uint64_t ns;
+	char *end;
+	double v;
+
+	if (arg[0] == '+') {
+		if (rl_parse_duration_ns(arg + 1, &ns))
+			return rl_cli_usage_error("invalid --start-at '%s'", arg);
+		cfg->start_at = rl_wall_s() + (double)ns / 1e9;
+		return 0;
+	}
+	errno = 0;
+	v = strtod(arg, &end);
+	if (errno || end == arg || *end || !(v > 0))
+		return rl_cli_usage_error("invalid --start-at '%s' (Unix seconds, or +DUR)", arg);
+	cfg->start_at = v;
+	return 0;
+}
+
 static uint64_t random_seed(void)
 {
 	struct timespec ts;
@@ -256,10 +304,12 @@ static void defaults(struct lg_config *cfg)
 	cfg->timeout_ns = DEFAULT_TIMEOUT_NS;
 	cfg->max_connecting = DEFAULT_MAX_CONNECTING;
 	cfg->seed = random_seed();
+	cfg->shard_count = 1;
+	cfg->max_late_ns = DEFAULT_MAX_LATE_NS;
 }
 
 /* Checks the combination of options once all are known. */
-static int finish(struct lg_config *cfg, const char *target, bool pipeline_set)
+static int finish(struct lg_config *cfg, const char *target, bool pipeline_set, unsigned shards)
 {
 	char why[256] = "";
 	int fam;
@@ -281,6 +331,17 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set)
 			    "--source '%s' is not the same address family as --target",
 			    cfg->source_str);
 	}
+	if (!cfg->shard_from && lg_shard_from_env(cfg, shards, why, sizeof(why)))
+		return rl_cli_usage_error("%s", why);
+	if (cfg->shard_from && shards && cfg->shard_count != shards)
+		return rl_cli_usage_error("--shards %u disagrees with the shard count %u (%s)",
+					  shards, cfg->shard_count, cfg->shard_from);
+	if (lg_shard_apply(cfg, why, sizeof(why)))
+		return rl_cli_usage_error("%s", why);
+	if (cfg->connections > LG_MAX_CONNECTIONS)
+		return rl_cli_usage_error("--connections: at most %u per process (this one would "
+					  "have %u; split the load with --shard)",
+					  LG_MAX_CONNECTIONS, cfg->connections);
 	if (cfg->threads > cfg->connections)
 		return rl_cli_usage_error("--threads %u is more than --connections %u",
 					  cfg->threads, cfg->connections);
@@ -318,14 +379,16 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set)
 }
 
 static int parse_option(int opt, const char *arg, struct lg_config *cfg, const char **target,
-			bool *pipeline_set)
+			bool *pipeline_set, unsigned *shards)
 {
 	switch (opt) {
 	case 'a':
 		*target = arg;
 		return 0;
 	case 'c':
-		return rl_cli_uint("connections", arg, 1, LG_MAX_CONNECTIONS, &cfg->connections);
+		/* At most LG_MAX_CONNECTIONS per process, checked once the shard is known. */
+		return rl_cli_uint("connections", arg, 1, LG_MAX_CONNECTIONS * 4096ull,
+				   &cfg->connections);
 	case 't':
 		return rl_cli_uint("threads", arg, 1, LG_MAX_THREADS, &cfg->threads);
 	case 'd':
@@ -387,6 +450,18 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		return 0;
 	case OPT_SENDERS:
 		return rl_cli_uint("senders", arg, 1, LG_MAX_CONNECTIONS, &cfg->params.senders);
+	case OPT_SHARD:
+		if (lg_shard_parse(arg, &cfg->shard_index, &cfg->shard_count))
+			return rl_cli_usage_error("invalid --shard '%s' (I/N with 0 <= I < N)",
+						  arg);
+		cfg->shard_from = "--shard";
+		return 0;
+	case OPT_SHARDS:
+		return rl_cli_uint("shards", arg, 1, 4096, shards);
+	case OPT_START_AT:
+		return parse_start_at(arg, cfg);
+	case OPT_MAX_LATE:
+		return rl_cli_duration("max-late", arg, 0, &cfg->max_late_ns);
 	case OPT_REPLY_ANY:
 		cfg->params.reply_any = true;
 		return 0;
@@ -406,6 +481,7 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
 {
 	const char *target = NULL, *name;
 	bool pipeline_set = false;
+	unsigned shards = 0;
 	size_t i;
 	int opt, ret;
 
@@ -424,7 +500,7 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
 		case '?':
 			return rl_cli_bad_option(opt, argv);
 		default:
-			ret = parse_option(opt, optarg, cfg, &target, &pipeline_set);
+			ret = parse_option(opt, optarg, cfg, &target, &pipeline_set, &shards);
 			if (ret)
 				return ret;
 		}
@@ -437,7 +513,22 @@ static int parse_args(int argc, char **argv, struct lg_config *cfg)
 			cfg->proto = protocols[i];
 	if (!cfg->proto)
 		return rl_cli_usage_error("unknown protocol '%s'", name);
-	return finish(cfg, target, pipeline_set);
+	return finish(cfg, target, pipeline_set, shards);
+}
+
+const struct lg_proto *lg_proto_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (!strcmp(name, protocols[i]->name))
+			return protocols[i];
+	return NULL;
+}
+
+void lg_config_defaults(struct lg_config *cfg)
+{
+	defaults(cfg);
 }
 
 int lg_cli_parse(int argc, char **argv, struct lg_config *cfg)

@@ -43,8 +43,7 @@ void lg_cycle_begin(struct lg_worker *w, struct lg_conn *c)
 {
 	w->cycling++;
 	if (open_loop(w)) {
-		w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
-		c->sched_t0 = w->now + (uint64_t)((double)(w->rng >> 11) * 0x1p-53 * w->period_ns);
+		c->sched_t0 = w->now + lg_conn_phase_ns(w, c);
 	}
 	lg_cycle_next(w, c);
 }

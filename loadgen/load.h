@@ -51,12 +51,23 @@ struct lg_config {
 	bool quiet;
 	bool verbose;
 	uint64_t seed; /* patterns and schedule phases derive from it */
+	/* Sharding (shard.c): this process runs shard_index of shard_count.  connections,
+	 * rate and source above are this shard's share; the totals are what was asked for. */
+	unsigned shard_index, shard_count; /* 0 of 1 when not sharded */
+	const char *shard_from;		   /* "--shard", an environment variable, NULL */
+	unsigned conn_offset;		   /* global index of this shard's first connection */
+	unsigned source_offset;		   /* index of its first --source address in the range */
+	unsigned total_connections;
+	double total_rate;
+	double start_at;     /* --start-at: window start, Unix seconds; 0: not given */
+	uint64_t max_late_ns; /* a window starting later than start_at + this is an error */
 };
 
 /* What every thread reads: written by the main thread, read by the workers. */
 struct lg_run {
 	const struct lg_config *cfg;
 	uint64_t t0;			  /* set before the workers are released */
+	uint64_t start_target;		  /* --start-at on this clock; 0: none, or past */
 	bool abort;			  /* set instead of t0 when a worker failed to set up */
 	_Atomic uint64_t start;		  /* window start S; 0 until the ramp-up is over */
 	_Atomic uint64_t end;		  /* window end E; UINT64_MAX until S is known */
@@ -81,5 +92,11 @@ static inline uint64_t lg_interval_start(const struct lg_run *run, int64_t idx)
  * the program should exit 0 (help, version), 2 after printing one line about bad usage.
  */
 int lg_cli_parse(int argc, char **argv, struct lg_config *cfg);
+
+/* The client protocol called `name` ("echo"), or NULL (cli.c). */
+const struct lg_proto *lg_proto_by_name(const char *name);
+
+/* Fills cfg with the defaults of every option (cli.c). */
+void lg_config_defaults(struct lg_config *cfg);
 
 #endif

@@ -16,11 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "load.h"
 #include "log.h"
+#include "merge.h"
 #include "monitor.h"
 #include "report.h"
 #include "slowloris.h"
@@ -66,7 +68,7 @@ static void check_nofile(const struct lg_worker *ws, const struct lg_config *cfg
 static unsigned start_workers(struct lg_worker *ws, const struct lg_config *cfg, struct lg_run *run,
 			      pthread_barrier_t *barrier)
 {
-	unsigned i, first = 0, base = cfg->connections / cfg->threads;
+	unsigned i, first = cfg->conn_offset, base = cfg->connections / cfg->threads;
 	unsigned extra = cfg->connections % cfg->threads;
 	int ret;
 
@@ -82,6 +84,33 @@ static unsigned start_workers(struct lg_worker *ws, const struct lg_config *cfg,
 		}
 	}
 	return cfg->threads;
+}
+
+/*
+ * Sets t0 (and with --start-at the window's target on the monotonic clock).  With
+ * --start-at, t0 is put a whole number of seconds before the target, waiting here for at
+ * most a second, so that the per-second intervals line up with the target instant.
+ */
+static void set_t0(struct lg_run *run)
+{
+	const struct lg_config *cfg = run->cfg;
+	uint64_t now = rl_now_ns(), target, k;
+	double ahead;
+	struct timespec ts;
+
+	run->t0 = now;
+	if (cfg->start_at <= 0)
+		return;
+	ahead = cfg->start_at - rl_wall_s();
+	if (ahead <= 0)
+		return; /* already past: the window starts as soon as it can, and is late */
+	target = now + (uint64_t)(ahead * 1e9);
+	k = (target - now) / RL_NSEC_PER_SEC;
+	run->t0 = target - k * RL_NSEC_PER_SEC;
+	run->start_target = target;
+	ts = rl_ns_to_timespec(run->t0);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 }
 
 /* Opens --log before the run, so a bad path fails fast.  Returns 0 or 1 (reported). */
@@ -106,7 +135,14 @@ static int run(const struct lg_config *cfg, struct lg_result *res, FILE *logf)
 	pthread_barrier_t barrier;
 	struct lg_worker *ws = calloc(cfg->threads, sizeof(*ws));
 	unsigned i, started;
+	char tag[160] = "", host[96] = "";
 
+	if (cfg->shard_count > 1) {
+		if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+			snprintf(host, sizeof(host), "unknown");
+		host[strcspn(host, ", \t\r\n")] = '\0';
+		snprintf(tag, sizeof(tag), "%s/%u/%u", host, cfg->shard_index, cfg->shard_count);
+	}
 	if (!ws) {
 		rl_err("out of memory");
 		return 1;
@@ -124,7 +160,7 @@ static int run(const struct lg_config *cfg, struct lg_result *res, FILE *logf)
 		if (ws[i].setup_err)
 			lrun.abort = true;
 	check_nofile(ws, cfg);
-	lrun.t0 = rl_now_ns();
+	set_t0(&lrun);
 	pthread_barrier_wait(&barrier); /* go */
 	memset(&mon, 0, sizeof(mon));
 	mon.run = &lrun;
@@ -132,6 +168,7 @@ static int run(const struct lg_config *cfg, struct lg_result *res, FILE *logf)
 	mon.nworkers = cfg->threads;
 	mon.res = res;
 	mon.logf = logf;
+	mon.tag = tag[0] ? tag : NULL;
 	mon.progress = !cfg->quiet && !lrun.abort;
 	mon.tty = isatty(STDERR_FILENO);
 	lg_monitor_run(&mon);
@@ -157,6 +194,8 @@ int main(int argc, char **argv)
 	rl_log_init(argv[0], RL_LOG_WARN);
 	if (argc > 1 && !strcmp(argv[1], "slowloris"))
 		return lg_slowloris_main(argc - 1, argv + 1); /* the attacker: slowloris.c */
+	if (argc > 1 && !strcmp(argv[1], "merge"))
+		return lg_merge_main(argc - 1, argv + 1);
 	ret = lg_cli_parse(argc, argv, &cfg);
 	if (ret) {
 		free((void *)cfg.params.expect); /* --expect / --expect-file copies */

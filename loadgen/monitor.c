@@ -50,8 +50,18 @@ static void decide_window(struct lg_monitor *m, uint64_t now)
 	int rc;
 
 	s = run->t0 + (s + RL_NSEC_PER_SEC - 1) / RL_NSEC_PER_SEC * RL_NSEC_PER_SEC;
+	/* --start-at: the target, on the same whole-second grid, unless warm-up ends later. */
+	if (run->start_target > s)
+		s = run->start_target;
 	m->res->start_ns = s;
 	m->res->start_wall_s = rl_wall_s() + ((double)s - (double)now) / 1e9;
+	if (cfg->start_at > 0) {
+		m->res->start_late_s = m->res->start_wall_s - cfg->start_at;
+		if (m->res->start_late_s > (double)cfg->max_late_ns / 1e9)
+			rl_err(
+			    "the window starts %.3f s after --start-at (bound --max-late %.3f s)",
+			    m->res->start_late_s, (double)cfg->max_late_ns / 1e9);
+	}
 	/* E before S: a worker that sees S also sees E. */
 	atomic_store(&run->end, s + cfg->duration_ns);
 	atomic_store(&run->start, s);
@@ -133,10 +143,14 @@ static int collect(struct lg_monitor *m, int64_t k, struct lg_interval *iv, uint
 	pt.errors = iv->errors;
 	pt.p50_ns = rl_hist_value_at(&iv->hist, 50.0);
 	pt.p99_ns = rl_hist_value_at(&iv->hist, 99.0);
-	if (lg_result_add_point(res, &pt))
+	if (rl_hist_encode(&iv->hist, &pt.hist_b64) < 0)
 		return -ENOMEM;
+	if (lg_result_add_point(res, &pt)) {
+		free(pt.hist_b64);
+		return -ENOMEM;
+	}
 	if (m->logf) {
-		rc = rl_hist_log_interval(m->logf, &iv->hist, pt.t_s, len_s, 1000.0);
+		rc = rl_hist_log_tagged(m->logf, m->tag, &iv->hist, pt.t_s, len_s, 1000.0);
 		if (rc)
 			rl_err("cannot write --log: %s", strerror(-rc));
 	}

@@ -19,6 +19,7 @@ struct lg_monitor {
 	unsigned nworkers;
 	struct lg_result *res;
 	FILE *logf;    /* --log, or NULL */
+	const char *tag; /* interval-log tag ("host/I/N" when sharded), or NULL */
 	bool progress; /* print one line per second on stderr */
 	bool tty;      /* stderr is a terminal: rewrite the line in place */
 };

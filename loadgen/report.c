@@ -37,6 +37,8 @@ void lg_result_free(struct lg_result *res)
 	rl_hist_free(&res->hist_u);
 	rl_hist_free(&res->hist_connect);
 	rl_hist_free(&res->hist_ttfb);
+	for (size_t i = 0; i < res->nseries; i++)
+		free(res->series[i].hist_b64);
 	free(res->series);
 	res->series = NULL;
 	res->nseries = res->series_cap = 0;
@@ -111,8 +113,18 @@ void lg_result_collect(struct lg_result *res, struct lg_worker *ws, unsigned n)
 	}
 }
 
+bool lg_result_late(const struct lg_result *res)
+{
+	const struct lg_config *cfg = res->cfg;
+
+	return cfg->start_at > 0 && res->start_wall_s > 0 &&
+	       res->start_late_s > (double)cfg->max_late_ns / 1e9;
+}
+
 int lg_result_status(const struct lg_result *res)
 {
+	if (lg_result_late(res) || res->exit_note)
+		return 1;
 	if (res->setup_failed || res->fatal || !res->window_started || !res->requests)
 		return 1;
 	if (res->established < res->cfg->connections || lg_errors_total(&res->err))
@@ -188,12 +200,18 @@ static void print_verdict(const struct lg_result *res, FILE *f)
 		fprintf(f, "FAILED: the run ended before the measurement window started\n");
 	else if (!res->requests && !res->setup_failed)
 		fprintf(f, "FAILED: no request completed in the measurement window\n");
-	if (res->established < cfg->connections)
+	if (res->established < cfg->connections && !res->latency_only)
 		fprintf(f, "FAILED: connection target not reached: %u of %u established\n",
 			res->established, cfg->connections);
 	if (lg_errors_total(&res->err))
 		fprintf(f, "FAILED: %llu errors (see above)\n",
 			(unsigned long long)lg_errors_total(&res->err));
+	if (res->exit_note)
+		fprintf(f, "FAILED: %s\n", res->exit_note);
+	if (lg_result_late(res))
+		fprintf(f,
+			"FAILED: the window started %.3f s after --start-at (--max-late %.3f s)\n",
+			res->start_late_s, (double)cfg->max_late_ns / 1e9);
 	if (res->interrupted)
 		fprintf(f, "note: interrupted; the window was cut short\n");
 	if (res->max_thread_cpu_pct > CPU_WARN_PCT)
@@ -220,11 +238,29 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 			fprintf(f, ", pipeline %u, %llu B requests\n", cfg->pipeline,
 				(unsigned long long)cfg->params.size);
 	}
+	if (res->latency_only) {
+		fprintf(f, "  duration      %.3f s measured (mean of the interval logs)\n", el);
+		fprintf(f, "  requests      %llu, %.1f req/s\n", (unsigned long long)res->requests,
+			lg_result_rps(res));
+		fprintf(f, "  latency       %9s %9s %9s %9s %9s %9s\n", "p50", "p90", "p99",
+			"p99.9", "p99.99", "max");
+		print_latency_row(f, "", &res->hist_c);
+		print_verdict(res, f);
+		fflush(f);
+		return;
+	}
 	fprintf(f, "  connections   %u/%u reached, %u open at the end, %u thread%s\n",
 		res->established, cfg->connections, res->open_at_end, cfg->threads,
 		cfg->threads == 1 ? "" : "s");
 	fprintf(f, "  duration      %.3f s measured (--duration %.3f s, warm-up %.3f s)\n", el,
 		(double)cfg->duration_ns / 1e9, (double)cfg->warmup_ns / 1e9);
+	if (cfg->shard_count > 1 && !cfg->quiet)
+		fprintf(f, "  shard         %u/%u (%s): connections %u..%u of %u\n",
+			cfg->shard_index, cfg->shard_count, cfg->shard_from, cfg->conn_offset,
+			cfg->conn_offset + cfg->connections - 1, cfg->total_connections);
+	if (cfg->start_at > 0 && res->start_wall_s > 0)
+		fprintf(f, "  start         window at %.3f (Unix s), %.3f s after --start-at\n",
+			res->start_wall_s, res->start_late_s);
 	if (cycle)
 		fprintf(f, "  requests      %llu complete connections, %.1f connections/s\n",
 			(unsigned long long)res->requests, lg_result_rps(res));

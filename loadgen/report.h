@@ -15,6 +15,7 @@
 #include "stats.h"
 
 struct lg_worker;
+struct lg_json;
 
 /* One second of the measurement window (the last one may be shorter). */
 struct lg_series_point {
@@ -24,6 +25,7 @@ struct lg_series_point {
 	uint64_t errors;
 	int64_t p50_ns; /* corrected latency */
 	int64_t p99_ns;
+	char *hist_b64; /* the interval's histogram, compressed and base64 (owned), or NULL */
 };
 
 struct lg_result {
@@ -35,6 +37,7 @@ struct lg_result {
 	uint64_t start_ns;   /* window start S */
 	uint64_t end_ns;     /* effective window end */
 	double start_wall_s; /* wall clock at S */
+	double start_late_s; /* --start-at: S minus the requested instant (wall clock) */
 	uint64_t elapsed_ns; /* end_ns - start_ns: the divisor of every rate */
 	unsigned established;
 	unsigned open_at_end;
@@ -53,6 +56,12 @@ struct lg_result {
 	double max_thread_cpu_pct;
 	struct lg_series_point *series; /* owned */
 	size_t nseries, series_cap;
+	/* Extra members the JSON document ends with (merge.c: the shards), or NULL. */
+	void (*json_extra)(struct lg_json *j, const struct lg_result *res, const void *arg);
+	const void *json_extra_arg;
+	size_t json_extra_n;
+	const char *exit_note; /* a FAILED line of the caller's (merge), or NULL */
+	bool latency_only;     /* merged interval logs: no connections, CPU or bytes known */
 };
 
 /* The machine and build a run happened on. */
@@ -62,6 +71,9 @@ struct lg_sysinfo {
 	long cpus;
 	char date[40]; /* ISO 8601, UTC */
 	char hostname[96];
+	char clocksource[32]; /* the kernel's current clocksource ("tsc"), or "unknown" */
+	int clock_synced;     /* adjtimex: 1 synchronized (NTP/chrony), 0 not, -1 unknown */
+	long clock_est_error_us, clock_max_error_us;
 };
 
 /* Percentiles every report shows. */
@@ -80,6 +92,9 @@ int lg_result_add_point(struct lg_result *res, const struct lg_series_point *pt)
 
 /* Adds the joined workers' totals, histograms, errors and CPU times into res. */
 void lg_result_collect(struct lg_result *res, struct lg_worker *ws, unsigned n);
+
+/* True when --start-at was given and the window started later than --max-late allows. */
+bool lg_result_late(const struct lg_result *res);
 
 /* Returns the exit status the run deserves: 0 clean, 1 otherwise. */
 int lg_result_status(const struct lg_result *res);

@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timex.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "hist_log.h"
 #include "json.h"
 #include "log.h"
 #include "report.h"
@@ -56,6 +58,26 @@ static void cpu_model(char *out, size_t len)
 	fclose(f);
 }
 
+/* What the wall clock rests on: the clocksource and the kernel's sync status. */
+static void clock_info(struct lg_sysinfo *si)
+{
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+	struct timex tx;
+	int state;
+
+	snprintf(si->clocksource, sizeof(si->clocksource), "unknown");
+	if (f) {
+		if (fgets(si->clocksource, sizeof(si->clocksource), f))
+			trim(si->clocksource);
+		fclose(f);
+	}
+	memset(&tx, 0, sizeof(tx));
+	state = adjtimex(&tx);
+	si->clock_synced = state < 0 ? -1 : (state != TIME_ERROR && !(tx.status & STA_UNSYNC));
+	si->clock_est_error_us = state < 0 ? -1 : tx.esterror;
+	si->clock_max_error_us = state < 0 ? -1 : tx.maxerror;
+}
+
 void lg_sysinfo_get(struct lg_sysinfo *si)
 {
 	struct utsname u;
@@ -71,6 +93,7 @@ void lg_sysinfo_get(struct lg_sysinfo *si)
 		strftime(si->date, sizeof(si->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (gethostname(si->hostname, sizeof(si->hostname) - 1) != 0)
 		si->hostname[0] = '\0';
+	clock_info(si);
 }
 
 static void write_params(struct lg_json *j, const struct lg_config *cfg)
@@ -113,6 +136,69 @@ static void write_env(struct lg_json *j, const struct lg_sysinfo *si)
 	lg_json_str(j, "build_type", RL_BUILD_TYPE);
 	lg_json_str(j, "version", RL_VERSION);
 	lg_json_str(j, "date", si->date);
+	lg_json_object(j, "clock");
+	lg_json_str(j, "window", "CLOCK_MONOTONIC");
+	lg_json_str(j, "wall", "CLOCK_REALTIME");
+	lg_json_str(j, "clocksource", si->clocksource);
+	if (si->clock_synced < 0) {
+		lg_json_null(j, "synchronized");
+		lg_json_null(j, "est_error_us");
+		lg_json_null(j, "max_error_us");
+	} else {
+		lg_json_bool(j, "synchronized", si->clock_synced);
+		lg_json_int(j, "est_error_us", si->clock_est_error_us);
+		lg_json_int(j, "max_error_us", si->clock_max_error_us);
+	}
+	lg_json_end_object(j);
+	lg_json_end_object(j);
+}
+
+static void write_shard(struct lg_json *j, const struct lg_config *cfg, const char *host)
+{
+	lg_json_object(j, "shard");
+	lg_json_str(j, "host", host);
+	lg_json_uint(j, "index", cfg->shard_index);
+	lg_json_uint(j, "count", cfg->shard_count);
+	lg_json_str(j, "from", cfg->shard_from);
+	lg_json_uint(j, "first_connection", cfg->conn_offset);
+	lg_json_uint(j, "total_connections", cfg->total_connections);
+	if (cfg->total_rate > 0)
+		lg_json_double(j, "total_rate", cfg->total_rate);
+	else
+		lg_json_null(j, "total_rate");
+	if (cfg->have_source) {
+		lg_json_uint(j, "source_offset", cfg->source_offset);
+		lg_json_uint(j, "source_count", cfg->source.count);
+	}
+	lg_json_end_object(j);
+}
+
+/* The histograms themselves (compressed V2, base64), so that shards can be merged. */
+static void write_encoded(struct lg_json *j, const char *key, const struct rl_hist *h)
+{
+	char *b64 = NULL;
+
+	if (rl_hist_encode(h, &b64) < 0) {
+		j->err = j->err ? j->err : -ENOMEM;
+		return;
+	}
+	lg_json_str(j, key, b64);
+	free(b64);
+}
+
+static void write_histograms(struct lg_json *j, const struct lg_result *res)
+{
+	lg_json_object(j, "histograms");
+	lg_json_str(j, "encoding", "HdrHistogram V2 compressed, base64, nanoseconds");
+	write_encoded(j, "corrected", &res->hist_c);
+	if (res->cfg->rate > 0)
+		write_encoded(j, "uncorrected", &res->hist_u);
+	else
+		lg_json_null(j, "uncorrected");
+	if (res->cfg->proto->conn_per_request) {
+		write_encoded(j, "connect", &res->hist_connect);
+		write_encoded(j, "first_byte", &res->hist_ttfb);
+	}
 	lg_json_end_object(j);
 }
 
@@ -135,6 +221,14 @@ static void write_totals(struct lg_json *j, const struct lg_result *res)
 	} else {
 		lg_json_null(j, "window_start_unix_s");
 		lg_json_null(j, "window_end_unix_s");
+	}
+	if (res->cfg->start_at > 0) {
+		lg_json_double(j, "start_at_unix_s", res->cfg->start_at);
+		if (res->start_wall_s > 0)
+			lg_json_double(j, "start_late_s", res->start_late_s);
+		else
+			lg_json_null(j, "start_late_s");
+		lg_json_double(j, "max_late_s", (double)res->cfg->max_late_ns / 1e9);
 	}
 	lg_json_uint(j, "requests", res->requests);
 	lg_json_double(j, "requests_per_s", lg_result_rps(res));
@@ -179,6 +273,7 @@ static void write_series(struct lg_json *j, const struct lg_result *res)
 		lg_json_double(j, "p50_us", (double)p->p50_ns / 1000.0);
 		lg_json_double(j, "p99_us", (double)p->p99_ns / 1000.0);
 		lg_json_uint(j, "errors", p->errors);
+		lg_json_str(j, "histogram", p->hist_b64);
 		lg_json_end_object(j);
 	}
 	lg_json_end_array(j);
@@ -248,6 +343,7 @@ int lg_report_json(const struct lg_result *res, const struct lg_sysinfo *si, int
 	lg_json_int(&j, "exit_status", status);
 	write_params(&j, res->cfg);
 	write_env(&j, si);
+	write_shard(&j, res->cfg, si->hostname);
 	write_totals(&j, res);
 	lg_json_object(&j, "latency_us");
 	write_hist(&j, "corrected", &res->hist_c);
@@ -258,6 +354,7 @@ int lg_report_json(const struct lg_result *res, const struct lg_sysinfo *si, int
 		write_hist(&j, "total", &res->hist_c);
 	}
 	lg_json_end_object(&j);
+	write_histograms(&j, res);
 	if (res->cfg->proto == &lg_proto_file) {
 		static const char *const modes[] = {"put", "get", "mixed"};
 
@@ -296,6 +393,8 @@ int lg_report_json(const struct lg_result *res, const struct lg_sysinfo *si, int
 	write_series(&j, res);
 	write_errors(&j, &res->err);
 	write_cpu(&j, res);
+	if (res->json_extra)
+		res->json_extra(&j, res, res->json_extra_arg);
 	lg_json_end_object(&j);
 	rc = lg_json_finish(&j);
 	if (fclose(f) && !rc)

@@ -77,9 +77,7 @@ void lg_traffic_start(struct lg_worker *w, struct lg_conn *c)
 {
 	lg_traffic_arm_recv(w, c);
 	if (open_loop(w)) {
-		/* A random phase per connection spreads the connections' schedules. */
-		w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
-		c->sched_t0 = w->now + (uint64_t)((double)(w->rng >> 11) * 0x1p-53 * w->period_ns);
+		c->sched_t0 = w->now + lg_conn_phase_ns(w, c);
 	}
 	lg_traffic_issue(w, c);
 }

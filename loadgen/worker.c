@@ -59,6 +59,15 @@ static uint64_t splitmix64(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+uint64_t lg_conn_phase_ns(const struct lg_worker *w, const struct lg_conn *c)
+{
+	/* From the seed and the global connection index only: a shard (or another thread
+	 * split) gives connection i the phase a single process would have given it. */
+	uint64_t s = w->cfg->seed ^ (0xd1b54a32d192ed03ull * ((uint64_t)c->id + 1));
+
+	return (uint64_t)((double)(splitmix64(&s) >> 11) * 0x1p-53 * w->period_ns);
+}
+
 int lg_worker_prepare(struct lg_worker *w, const struct lg_config *cfg, struct lg_run *run,
 		      unsigned index, unsigned first_id, unsigned nconns,
 		      pthread_barrier_t *barrier)
@@ -70,7 +79,6 @@ int lg_worker_prepare(struct lg_worker *w, const struct lg_config *cfg, struct l
 	w->first_id = first_id;
 	w->nconns = nconns;
 	w->barrier = barrier;
-	w->rng = cfg->seed ^ (0x5851f42d4c957f2dull * (index + 1));
 	return 0;
 }
 

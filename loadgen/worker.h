@@ -132,7 +132,6 @@ struct lg_worker {
 	bool in_window, window_seen;
 	uint64_t next_sweep;
 	uint64_t sweep_ns;
-	uint64_t rng;
 
 	struct lg_interval cur; /* the interval being recorded */
 	struct lg_pub pub;
@@ -196,6 +195,10 @@ void lg_conn_close(struct lg_worker *w, struct lg_conn *c);
 
 /* Counts an error of `kind` for connection c and starts closing it. */
 void lg_conn_fail(struct lg_worker *w, struct lg_conn *c, enum lg_err_kind kind, int err);
+
+/* The open-loop phase of connection c: a pseudo-random offset in [0, period) drawn from the
+ * run seed and c's global index, so the connections' schedules do not fire together. */
+uint64_t lg_conn_phase_ns(const struct lg_worker *w, const struct lg_conn *c);
 
 /* ---- traffic.c ---- */
 

@@ -1,0 +1,880 @@
+/*
+ * merge.c - `ringlab-load merge FILE...`: one result from the shards of a run (merge.h).
+ *
+ * Inputs are the --json documents of the shards (which carry their histograms, encoded,
+ * for the whole window and for every second of it) or their --log interval logs.  The
+ * merge decodes and adds the histograms, so merged percentiles are exactly those of one
+ * histogram that recorded every shard's values; counts, bytes, errors and CPU times are
+ * summed.  Per-second intervals are aligned by wall-clock time (window start + offset).
+ * The shards must describe the same run (protocol, target, sizes, shard count) and be
+ * distinct shards; their windows should overlap: a start spread above --max-skew is
+ * warned about, windows that do not overlap at all fail the merge.  Rates divide the
+ * summed counts by the mean window length of the shards.
+ */
+#include "merge.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "hist_log.h"
+#include "json.h"
+#include "json_read.h"
+#include "load.h"
+#include "report.h"
+#include "shard.h"
+#include "stats.h"
+#include "units.h"
+
+#define INPUT_MAX	(256u * 1024u * 1024u)
+#define DEFAULT_SKEW_NS (1 * RL_NSEC_PER_SEC)
+#define MAX_SLOTS	(7 * 24 * 3600)
+#define MAX_INPUTS	4096
+
+/* One input file, reduced to what the merge needs. */
+struct shard_in {
+	const char *path;
+	char host[96];
+	unsigned index, count; /* 0 of 1 when unsharded */
+	bool is_log;
+	struct lg_jval *doc; /* JSON input */
+	int exit_status;
+	double start, end; /* window, Unix seconds */
+	struct rl_hist hc, hu, hconn, httfb;
+	bool have_u, have_conn;
+	/* per-second intervals: absolute start and histogram */
+	size_t niv;
+	double *iv_start, *iv_len;
+	struct rl_hist *iv_hist;
+};
+
+struct merge_opts {
+	const char *json, *hgrm, *log;
+	uint64_t max_skew_ns;
+	bool quiet;
+};
+
+__attribute__((format(printf, 2, 3))) static int input_error(const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ringlab-load merge: %s: ", path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -EINVAL;
+}
+
+static int decode_into(const char *path, const char *what, const char *b64, struct rl_hist *h)
+{
+	char msg[96];
+
+	if (!b64) {
+		snprintf(msg, sizeof(msg), "%s", what);
+		return input_error(path,
+				   "no encoded %s histogram (not a --json of a "
+				   "ringlab-load that writes them?)",
+				   msg);
+	}
+	if (rl_hist_decode(b64, h)) {
+		snprintf(msg, sizeof(msg), "%s", what);
+		return input_error(path, "the %s histogram does not decode (corrupt file)", msg);
+	}
+	return 0;
+}
+
+static int add_interval(struct shard_in *s, double start, double len, const char *b64)
+{
+	size_t n = s->niv + 1;
+	double *st = realloc(s->iv_start, n * sizeof(*st)), *ln;
+	struct rl_hist *h;
+
+	if (!st)
+		return -ENOMEM;
+	s->iv_start = st;
+	ln = realloc(s->iv_len, n * sizeof(*ln));
+	if (!ln)
+		return -ENOMEM;
+	s->iv_len = ln;
+	h = realloc(s->iv_hist, n * sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	s->iv_hist = h;
+	memset(&h[s->niv], 0, sizeof(*h));
+	if (rl_hist_decode(b64, &h[s->niv]))
+		return input_error(s->path, "an interval histogram does not decode (%s)",
+				   "corrupt file");
+	st[s->niv] = start;
+	ln[s->niv] = len;
+	s->niv = n;
+	return 0;
+}
+
+static int load_json(struct shard_in *s, const char *text, size_t len)
+{
+	const struct lg_jval *series;
+	char why[160];
+	size_t i;
+	int rc;
+
+	rc = lg_json_parse(text, len, &s->doc, why, sizeof(why));
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc)
+		return input_error(s->path, "not valid JSON: %s", why);
+	if (strcmp(lg_jstr(s->doc, "tool", ""), "ringlab-load") != 0)
+		return input_error(s->path, "%s", "not a ringlab-load --json document");
+	snprintf(s->host, sizeof(s->host), "%s",
+		 lg_jstr(s->doc, "shard.host", lg_jstr(s->doc, "environment.hostname", "?")));
+	s->index = (unsigned)lg_juint(s->doc, "shard.index", 0);
+	s->count = (unsigned)lg_juint(s->doc, "shard.count", 1);
+	s->exit_status = (int)lg_jnum(s->doc, "exit_status", 1);
+	s->start = lg_jnum(s->doc, "totals.window_start_unix_s", NAN);
+	s->end = lg_jnum(s->doc, "totals.window_end_unix_s", NAN);
+	if (!isfinite(s->start) || !isfinite(s->end))
+		return input_error(s->path, "%s",
+				   "no measurement window (the run never started "
+				   "measuring)");
+	if (decode_into(s->path, "corrected", lg_jstr(s->doc, "histograms.corrected", NULL),
+			&s->hc))
+		return -EINVAL;
+	s->have_u = lg_jstr(s->doc, "histograms.uncorrected", NULL) != NULL;
+	if (s->have_u && decode_into(s->path, "uncorrected",
+				     lg_jstr(s->doc, "histograms.uncorrected", NULL), &s->hu))
+		return -EINVAL;
+	s->have_conn = lg_jstr(s->doc, "histograms.connect", NULL) != NULL;
+	if (s->have_conn &&
+	    (decode_into(s->path, "connect", lg_jstr(s->doc, "histograms.connect", NULL),
+			 &s->hconn) ||
+	     decode_into(s->path, "first_byte", lg_jstr(s->doc, "histograms.first_byte", NULL),
+			 &s->httfb)))
+		return -EINVAL;
+	series = lg_jget(s->doc, "series");
+	for (i = 0; series && series->type == LG_J_ARR && i < series->n; i++) {
+		const struct lg_jval *p = series->items[i];
+		const char *b64 = lg_jstr(p, "histogram", NULL);
+
+		if (!b64)
+			return input_error(s->path, "%s", "a series point has no histogram");
+		rc = add_interval(s, s->start + lg_jnum(p, "t_s", 0), lg_jnum(p, "length_s", 0),
+				  b64);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* "Tag=host/I/N," -> host, I, N. */
+static int parse_tag(struct shard_in *s, const char *tag, size_t len)
+{
+	char buf[sizeof(s->host)], *a, *b;
+	unsigned i, n;
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, tag, len);
+	buf[len] = '\0';
+	b = strrchr(buf, '/');
+	if (!b)
+		return -EINVAL;
+	*b = '\0';
+	a = strrchr(buf, '/');
+	if (!a)
+		return -EINVAL;
+	*b = '/';
+	if (lg_shard_parse(a + 1, &i, &n))
+		return -EINVAL;
+	*a = '\0';
+	if (s->count && (s->index != i || s->count != n || strcmp(s->host, buf) != 0))
+		return -EEXIST;
+	snprintf(s->host, sizeof(s->host), "%s", buf);
+	s->index = i;
+	s->count = n;
+	return 0;
+}
+
+static int load_log(struct shard_in *s, char *text)
+{
+	double base = NAN;
+	char *line, *save = NULL, *f[4];
+	int rc, nf;
+
+	s->is_log = true;
+	s->count = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *p = line, *tag = NULL, *comma;
+
+		if (!strncmp(line, "#[BaseTime: ", 12)) {
+			base = strtod(line + 12, NULL);
+			continue;
+		}
+		if (line[0] == '#' || line[0] == '"' || !line[0])
+			continue;
+		if (!strncmp(p, "Tag=", 4)) {
+			tag = p + 4;
+			comma = strchr(tag, ',');
+			if (!comma)
+				return input_error(s->path, "%s", "a tagged line has no fields");
+			rc = parse_tag(s, tag, (size_t)(comma - tag));
+			if (rc == -EEXIST)
+				return input_error(s->path, "%s",
+						   "lines carry different tags (one "
+						   "shard per file)");
+			if (rc)
+				return input_error(s->path, "%s", "a tag is not host/I/N");
+			p = comma + 1;
+		}
+		for (nf = 0; nf < 4 && p; nf++) {
+			f[nf] = p;
+			p = nf < 3 ? strchr(p, ',') : NULL;
+			if (p)
+				*p++ = '\0';
+		}
+		if (nf != 4 || !isfinite(base))
+			return input_error(
+			    s->path, "%s",
+			    isfinite(base)
+				? "an interval line has fewer than 4 fields (corrupt file)"
+				: "no #[BaseTime: ...] before the intervals (not a ringlab-load "
+				  "--log?)");
+		rc = add_interval(s, base + strtod(f[0], NULL), strtod(f[1], NULL), f[3]);
+		if (rc)
+			return rc;
+	}
+	if (!s->niv)
+		return input_error(s->path, "%s", "no intervals (empty or not an interval log)");
+	if (!s->count) {
+		snprintf(s->host, sizeof(s->host), "?");
+		s->count = 1;
+	}
+	s->start = s->iv_start[0];
+	s->end = s->iv_start[s->niv - 1] + s->iv_len[s->niv - 1];
+	if (lg_hist_init(&s->hc))
+		return -ENOMEM;
+	for (size_t i = 0; i < s->niv; i++)
+		if (rl_hist_merge(&s->hc, &s->iv_hist[i]))
+			return input_error(s->path, "%s", "intervals of different layouts");
+	s->exit_status = 0;
+	return 0;
+}
+
+/* Reads a whole file into a NUL-terminated malloc'ed buffer.  Returns 0 or -errno. */
+static int read_all(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0, cap = 65536, got;
+	char *buf, *nb;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	buf = malloc(cap);
+	while (buf) {
+		got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (n < cap - 1)
+			break;
+		if (cap >= INPUT_MAX) {
+			rc = -EFBIG;
+			break;
+		}
+		nb = realloc(buf, cap * 2);
+		if (!nb)
+			free(buf);
+		buf = nb;
+		cap *= 2;
+	}
+	if (!buf)
+		rc = -ENOMEM;
+	else if (!rc && ferror(f))
+		rc = -EIO;
+	fclose(f);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int load_input(struct shard_in *s)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	int rc = read_all(s->path, &text, &len);
+
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc)
+		return input_error(s->path, "cannot read: %s", strerror(-rc));
+	for (i = 0; i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t'); i++)
+		;
+	if (i < len && text[i] == '{')
+		rc = load_json(s, text, len);
+	else if (memchr(text, '\0', len))
+		rc = input_error(s->path, "%s", "binary data: neither --json nor --log");
+	else
+		rc = load_log(s, text);
+	free(text);
+	return rc;
+}
+
+static void free_input(struct shard_in *s)
+{
+	size_t i;
+
+	lg_jval_free(s->doc);
+	rl_hist_free(&s->hc);
+	rl_hist_free(&s->hu);
+	rl_hist_free(&s->hconn);
+	rl_hist_free(&s->httfb);
+	for (i = 0; i < s->niv; i++)
+		rl_hist_free(&s->iv_hist[i]);
+	free(s->iv_hist);
+	free(s->iv_start);
+	free(s->iv_len);
+}
+
+/* The run parameters every shard must share. */
+static const char *const same_str[] = {"parameters.protocol", "parameters.target",
+				       "parameters.mode"};
+static const char *const same_num[] = {"parameters.size", "parameters.pipeline",
+				       "shard.total_connections", "shard.total_rate",
+				       "parameters.duration_s"};
+
+static int check_same(struct shard_in *in, size_t n)
+{
+	size_t i, k;
+	char msg[400];
+
+	for (i = 0; i < n; i++) {
+		if (in[i].is_log != in[0].is_log)
+			return input_error(in[i].path, "%s", "mixes --log and --json inputs");
+		if (in[i].count != in[0].count) {
+			snprintf(msg, sizeof(msg), "shard count %u, but %s has %u", in[i].count,
+				 in[0].path, in[0].count);
+			return input_error(in[i].path, "mismatched shards: %s", msg);
+		}
+		for (k = 0; k < i; k++)
+			if (in[k].index == in[i].index && in[i].count > 1) {
+				snprintf(msg, sizeof(msg), "shard %u/%u is also in %s", in[i].index,
+					 in[i].count, in[k].path);
+				return input_error(in[i].path, "mismatched shards: %s", msg);
+			}
+		if (in[i].is_log)
+			continue;
+		for (k = 0; k < sizeof(same_str) / sizeof(same_str[0]); k++) {
+			const char *a = lg_jstr(in[0].doc, same_str[k], ""),
+				   *b = lg_jstr(in[i].doc, same_str[k], "");
+
+			if (strcmp(a, b)) {
+				snprintf(msg, sizeof(msg), "%s is '%s', but '%s' in %s",
+					 same_str[k], b, a, in[0].path);
+				return input_error(in[i].path, "not the same run: %s", msg);
+			}
+		}
+		for (k = 0; k < sizeof(same_num) / sizeof(same_num[0]); k++) {
+			double a = lg_jnum(in[0].doc, same_num[k], -1),
+			       b = lg_jnum(in[i].doc, same_num[k], -1);
+
+			if (a != b) {
+				snprintf(msg, sizeof(msg), "%s is %g, but %g in %s", same_num[k], b,
+					 a, in[0].path);
+				return input_error(in[i].path, "not the same run: %s", msg);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Reads an errno map ({"ECONNREFUSED": 3}) back into slots. */
+static void add_errno_map(uint64_t *by, const struct lg_jval *map)
+{
+	char name[32];
+	size_t k;
+	int i;
+
+	for (k = 0; map && map->type == LG_J_OBJ && k < map->n; k++)
+		for (i = 0; i < LG_ERRNO_SLOTS; i++)
+			if (!strcmp(map->keys[k], lg_errno_name(i, name, sizeof(name)))) {
+				by[i] += map->items[k]->is_uint ? map->items[k]->u : 0;
+				break;
+			}
+}
+
+/* Adds one JSON shard's counts into res (histograms are added by the caller). */
+static void add_counts(struct lg_result *res, const struct lg_jval *d)
+{
+	const struct lg_jval *pct = lg_jget(d, "cpu.per_thread_percent");
+	char key[64];
+	size_t i;
+	int k;
+
+	res->established += (unsigned)lg_juint(d, "connections.reached", 0);
+	res->open_at_end += (unsigned)lg_juint(d, "connections.open_at_end", 0);
+	res->requests += lg_juint(d, "totals.requests", 0);
+	res->bytes_out += lg_juint(d, "totals.bytes_sent", 0);
+	res->bytes_in += lg_juint(d, "totals.bytes_received", 0);
+	res->interrupted |= lg_jbool(d, "totals.interrupted", false);
+	for (k = 0; k < LG_ERR__COUNT; k++) {
+		snprintf(key, sizeof(key), "errors.%s", lg_err_kind_name(k));
+		res->err.kind[k] += lg_juint(d, key, 0);
+	}
+	add_errno_map(res->err.connect_errno, lg_jget(d, "errors.connect_by_errno"));
+	add_errno_map(res->err.io_errno, lg_jget(d, "errors.io_by_errno"));
+	res->dg.sent += lg_juint(d, "datagrams.sent", 0);
+	res->dg.answered += lg_juint(d, "datagrams.answered", 0);
+	res->dg.lost += lg_juint(d, "datagrams.lost", 0);
+	res->dg.reordered += lg_juint(d, "datagrams.reordered", 0);
+	res->dg.duplicates += lg_juint(d, "datagrams.duplicates", 0);
+	res->dg.late += lg_juint(d, "datagrams.late", 0);
+	res->chat_lines += lg_juint(d, "chat.lines", 0);
+	res->cpu_user_s += lg_jnum(d, "cpu.user_s", 0);
+	res->cpu_sys_s += lg_jnum(d, "cpu.sys_s", 0);
+	for (i = 0; pct && pct->type == LG_J_ARR && i < pct->n; i++) {
+		double v = pct->items[i]->num;
+
+		if (res->nthreads < LG_MAX_THREADS)
+			res->thread_cpu_pct[res->nthreads++] = v;
+		if (v > res->max_thread_cpu_pct)
+			res->max_thread_cpu_pct = v;
+	}
+}
+
+/* The merged run's configuration, from the first shard's parameters. */
+static int make_config(struct lg_config *cfg, const struct shard_in *in, size_t n,
+		       const struct merge_opts *o)
+{
+	const struct lg_jval *d = in[0].doc;
+	const char *proto = d ? lg_jstr(d, "parameters.protocol", "") : "echo";
+	const char *fmode = d ? lg_jstr(d, "file.mode", "put") : "put";
+	size_t i;
+
+	lg_config_defaults(cfg);
+	cfg->proto = lg_proto_by_name(proto);
+	if (!cfg->proto)
+		return input_error(in[0].path, "unknown protocol '%s'", proto);
+	snprintf(cfg->target_str, sizeof(cfg->target_str), "%s",
+		 d ? lg_jstr(d, "parameters.target", "?") : "?");
+	cfg->connections = 0;
+	cfg->threads = 0;
+	cfg->rate = 0;
+	for (i = 0; i < n; i++) {
+		cfg->connections += (unsigned)lg_juint(in[i].doc, "parameters.connections", 0);
+		cfg->threads += (unsigned)lg_juint(in[i].doc, "parameters.threads", 0);
+		cfg->rate += lg_jnum(in[i].doc, "parameters.rate", 0);
+	}
+	if (d) {
+		cfg->duration_ns = (uint64_t)(lg_jnum(d, "parameters.duration_s", 0) * 1e9);
+		cfg->warmup_ns = (uint64_t)(lg_jnum(d, "parameters.warmup_s", 0) * 1e9);
+		cfg->params.size = lg_juint(d, "parameters.size", 0);
+		cfg->pipeline = (unsigned)lg_juint(d, "parameters.pipeline", 1);
+		cfg->params.senders = (unsigned)lg_juint(d, "parameters.senders", cfg->connections);
+		cfg->seed = lg_juint(d, "parameters.seed", 0);
+	}
+	cfg->params.file_mode = !strcmp(fmode, "get")	  ? LG_FILE_GET
+				: !strcmp(fmode, "mixed") ? LG_FILE_MIXED
+							  : LG_FILE_PUT;
+	cfg->params.connections = cfg->connections;
+	cfg->total_connections = cfg->connections;
+	cfg->total_rate = cfg->rate;
+	cfg->quiet = o->quiet;
+	cfg->json_path = o->json;
+	cfg->hgrm_path = o->hgrm;
+	cfg->log_path = o->log;
+	return 0;
+}
+
+/* Adds the shards' intervals into one per wall-clock second from `base`. */
+static int merge_series(struct lg_result *res, struct shard_in *in, size_t n, double base)
+{
+	struct rl_hist *slot = NULL;
+	double *len = NULL;
+	uint64_t *errs = NULL;
+	long nslots = 0, k;
+	size_t i, j;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < in[i].niv; j++) {
+			k = lround(in[i].iv_start[j] - base);
+			if (k + 1 > nslots)
+				nslots = k + 1;
+		}
+	if (nslots > MAX_SLOTS)
+		return input_error(in[0].path, "%s", "the windows span more than a week");
+	slot = calloc((size_t)nslots + 1, sizeof(*slot));
+	len = calloc((size_t)nslots + 1, sizeof(*len));
+	errs = calloc((size_t)nslots + 1, sizeof(*errs));
+	if (!slot || !len || !errs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (k = 0; k < nslots && !rc; k++)
+		rc = lg_hist_init(&slot[k]);
+	for (i = 0; i < n && !rc; i++) {
+		const struct lg_jval *series = in[i].doc ? lg_jget(in[i].doc, "series") : NULL;
+
+		for (j = 0; j < in[i].niv && !rc; j++) {
+			k = lround(in[i].iv_start[j] - base);
+			if (k < 0)
+				k = 0;
+			rc = rl_hist_merge(&slot[k], &in[i].iv_hist[j]);
+			if (in[i].iv_len[j] > len[k])
+				len[k] = in[i].iv_len[j];
+			if (series && j < series->n)
+				errs[k] += lg_juint(series->items[j], "errors", 0);
+		}
+	}
+	for (k = 0; k < nslots && !rc; k++) {
+		struct lg_series_point pt;
+
+		memset(&pt, 0, sizeof(pt));
+		pt.t_s = (double)k;
+		pt.length_s = len[k];
+		pt.requests = slot[k].total;
+		pt.errors = errs[k];
+		pt.p50_ns = rl_hist_value_at(&slot[k], 50.0);
+		pt.p99_ns = rl_hist_value_at(&slot[k], 99.0);
+		if (rl_hist_encode(&slot[k], &pt.hist_b64) < 0 || lg_result_add_point(res, &pt)) {
+			free(pt.hist_b64);
+			rc = -ENOMEM;
+		}
+	}
+out:
+	for (k = 0; slot && k < nslots; k++)
+		rl_hist_free(&slot[k]);
+	free(slot);
+	free(len);
+	free(errs);
+	return rc;
+}
+
+static void print_shards(const struct shard_in *in, size_t n, double base, FILE *f)
+{
+	char p50[32], p99[32], p999[32], mx[32];
+	size_t i;
+
+	fprintf(f, "ringlab-load merge: %zu shard%s\n", n, n == 1 ? "" : "s");
+	fprintf(f, "  %-7s %-16s %6s %12s %12s %9s %9s %9s %9s %7s %9s\n", "shard", "host", "conns",
+		"requests", "req/s", "p50", "p99", "p99.9", "max", "errors", "start");
+	for (i = 0; i < n; i++) {
+		const struct shard_in *s = &in[i];
+		const struct rl_hist *h = &s->hc;
+		double el = s->end - s->start;
+		char id[24];
+
+		snprintf(id, sizeof(id), "%u/%u", s->index, s->count);
+		rl_format_duration((uint64_t)rl_hist_value_at(h, 50.0), p50, sizeof(p50));
+		rl_format_duration((uint64_t)rl_hist_value_at(h, 99.0), p99, sizeof(p99));
+		rl_format_duration((uint64_t)rl_hist_value_at(h, 99.9), p999, sizeof(p999));
+		rl_format_duration((uint64_t)rl_hist_value_at(h, 100.0), mx, sizeof(mx));
+		fprintf(f, "  %-7s %-16.16s %6llu %12llu %12.1f %9s %9s %9s %9s %7llu %+8.3fs\n",
+			id, s->host,
+			(unsigned long long)(s->doc ? lg_juint(s->doc, "parameters.connections", 0)
+						    : 0),
+			(unsigned long long)h->total, el > 0 ? (double)h->total / el : 0.0, p50,
+			p99, p999, mx,
+			(unsigned long long)(s->doc ? lg_juint(s->doc, "errors.total", 0) : 0),
+			s->start - base);
+	}
+}
+
+/* Checks the windows; prints warnings and returns a FAILED note or NULL. */
+static const char *check_windows(const struct shard_in *in, size_t n, uint64_t max_skew_ns, FILE *f,
+				 char *note, size_t len)
+{
+	double first = in[0].start, last = in[0].start, end_min = in[0].end;
+	const char *bad = NULL;
+	unsigned present = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		first = fmin(first, in[i].start);
+		last = fmax(last, in[i].start);
+		end_min = fmin(end_min, in[i].end);
+		if (in[i].exit_status && !bad)
+			bad = in[i].path;
+		present++;
+	}
+	fprintf(f, "  windows       starts spread over %.3f s, common part %.3f s\n", last - first,
+		end_min > last ? end_min - last : 0.0);
+	if (last - first > (double)max_skew_ns / 1e9)
+		fprintf(f,
+			"WARNING: the shards' windows start %.3f s apart (more than --max-skew "
+			"%.3f s): the merge adds seconds that did not happen together\n",
+			last - first, (double)max_skew_ns / 1e9);
+	if (in[0].count > 1 && present < in[0].count)
+		fprintf(f, "WARNING: %u of %u shards merged: the load is partial\n", present,
+			in[0].count);
+	if (end_min <= last) {
+		snprintf(note, len,
+			 "the shards' windows do not overlap (one ends %.3f s before "
+			 "another starts)",
+			 last - end_min);
+		return note;
+	}
+	if (bad) {
+		snprintf(note, len, "a shard failed (exit status in %s)", bad);
+		return note;
+	}
+	return NULL;
+}
+
+static void json_shards(struct lg_json *j, const struct lg_result *res, const void *arg)
+{
+	const struct shard_in *in = arg;
+	size_t i, n = res->json_extra_n;
+
+	lg_json_array(j, "merged_from");
+	for (i = 0; i < n; i++) {
+		const struct shard_in *s = &in[i];
+		double el = s->end - s->start;
+
+		lg_json_object(j, NULL);
+		lg_json_str(j, "file", s->path);
+		lg_json_str(j, "host", s->host);
+		lg_json_uint(j, "index", s->index);
+		lg_json_uint(j, "count", s->count);
+		lg_json_int(j, "exit_status", s->exit_status);
+		lg_json_uint(j, "connections",
+			     s->doc ? lg_juint(s->doc, "parameters.connections", 0) : 0);
+		lg_json_uint(j, "requests", s->hc.total);
+		lg_json_double(j, "requests_per_s", el > 0 ? (double)s->hc.total / el : 0.0);
+		lg_json_double(j, "window_start_unix_s", s->start);
+		lg_json_double(j, "window_end_unix_s", s->end);
+		lg_json_double(j, "p50_us", (double)rl_hist_value_at(&s->hc, 50.0) / 1000.0);
+		lg_json_double(j, "p99_us", (double)rl_hist_value_at(&s->hc, 99.0) / 1000.0);
+		lg_json_double(j, "p99.9_us", (double)rl_hist_value_at(&s->hc, 99.9) / 1000.0);
+		lg_json_double(j, "max_us", (double)rl_hist_value_at(&s->hc, 100.0) / 1000.0);
+		lg_json_end_object(j);
+	}
+	lg_json_end_array(j);
+}
+
+static int write_log(const struct lg_result *res, double base, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	struct rl_hist h;
+	size_t i;
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "ringlab-load merge: cannot write --log %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	rc = rl_hist_log_header(f, base);
+	for (i = 0; i < res->nseries && !rc; i++) {
+		rc = rl_hist_decode(res->series[i].hist_b64, &h);
+		if (!rc)
+			rc = rl_hist_log_interval(f, &h, res->series[i].t_s,
+						  res->series[i].length_s, 1000.0);
+		rl_hist_free(&h);
+	}
+	if (fclose(f) && !rc)
+		rc = -EIO;
+	if (rc)
+		fprintf(stderr, "ringlab-load merge: cannot write --log %s: %s\n", path,
+			strerror(-rc));
+	return rc;
+}
+
+/* Environment of the merged document: the first shard's, hostname "merged". */
+static void merged_sysinfo(struct lg_sysinfo *si, const struct shard_in *in)
+{
+	const struct lg_jval *d = in[0].doc;
+
+	lg_sysinfo_get(si);
+	snprintf(si->hostname, sizeof(si->hostname), "merged");
+	if (!d)
+		return;
+	snprintf(si->kernel, sizeof(si->kernel), "%s", lg_jstr(d, "environment.kernel", "?"));
+	snprintf(si->cpu_model, sizeof(si->cpu_model), "%s",
+		 lg_jstr(d, "environment.cpu_model", "?"));
+	si->cpus = (long)lg_juint(d, "environment.cpus", 0);
+}
+
+static int usage_error(const char *msg)
+{
+	fprintf(stderr, "ringlab-load merge: %s\n", msg);
+	return 2;
+}
+
+static void merge_usage(void)
+{
+	printf("Usage: ringlab-load merge [--json F] [--hgrm F] [--log F] [--max-skew DUR] "
+	       "[-q] FILE...\n"
+	       "\n"
+	       "Adds the results of the shards of one run (their --json documents, or their\n"
+	       "--log interval logs) into one: histograms are added (never percentiles),\n"
+	       "requests, bytes, errors and CPU summed.  Prints a per-shard table and the\n"
+	       "merged summary; writes the merged --json, --hgrm and --log.  Warns when the\n"
+	       "windows start more than --max-skew apart (default 1s); fails when they do\n"
+	       "not overlap or a shard failed.  Exit 0 clean, 1 failed, 2 bad usage or input.\n");
+}
+
+static int parse_merge_args(int argc, char **argv, struct merge_opts *o)
+{
+	static const struct option opts[] = {
+	    {"json", required_argument, NULL, 'j'},
+	    {"hgrm", required_argument, NULL, 'g'},
+	    {"log", required_argument, NULL, 'l'},
+	    {"max-skew", required_argument, NULL, 'k'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->max_skew_ns = DEFAULT_SKEW_NS;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			o->json = optarg;
+			break;
+		case 'g':
+			o->hgrm = optarg;
+			break;
+		case 'l':
+			o->log = optarg;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'k':
+			if (rl_parse_duration_ns(optarg, &o->max_skew_ns))
+				return usage_error("invalid --max-skew");
+			break;
+		case 'h':
+			merge_usage();
+			return 1;
+		default:
+			return usage_error("unknown option or missing argument (see merge --help)");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no input files (shards' --json or --log files)");
+	if (argc - optind > MAX_INPUTS)
+		return usage_error("too many input files");
+	return 0;
+}
+
+static int merge_inputs(struct shard_in *in, size_t n, const struct merge_opts *o)
+{
+	struct lg_config cfg;
+	struct lg_result res;
+	struct lg_sysinfo si;
+	char note[256];
+	double base = in[0].start, el = 0;
+	size_t i;
+	int rc, status;
+
+	for (i = 0; i < n; i++) {
+		base = fmin(base, in[i].start);
+		el += in[i].end - in[i].start;
+	}
+	if (in[0].is_log) {
+		cfg.proto = NULL;
+		lg_config_defaults(&cfg);
+		cfg.proto = lg_proto_by_name("echo");
+		snprintf(cfg.target_str, sizeof(cfg.target_str), "(interval logs)");
+		cfg.quiet = true;
+		cfg.json_path = o->json;
+		cfg.hgrm_path = o->hgrm;
+		cfg.connections = 0;
+	} else if ((rc = make_config(&cfg, in, n, o))) {
+		return 2;
+	}
+	if (lg_result_init(&res, &cfg))
+		return 2;
+	res.window_started = true;
+	res.start_wall_s = base;
+	res.elapsed_ns = (uint64_t)(el / (double)n * 1e9);
+	res.nthreads = 0;
+	for (i = 0, rc = 0; i < n && !rc; i++) {
+		rc = rl_hist_merge(&res.hist_c, &in[i].hc);
+		if (!rc && in[i].have_u)
+			rc = rl_hist_merge(&res.hist_u, &in[i].hu);
+		if (!rc && in[i].have_conn)
+			rc = rl_hist_merge(&res.hist_connect, &in[i].hconn) ||
+			     rl_hist_merge(&res.hist_ttfb, &in[i].httfb);
+		if (in[i].doc)
+			add_counts(&res, in[i].doc);
+		else
+			res.requests += in[i].hc.total;
+	}
+	if (rc) {
+		lg_result_free(&res);
+		return input_error(in[i - 1].path, "%s", "histogram layouts differ"), 2;
+	}
+	if (cfg.rate <= 0 && in[0].have_u)
+		cfg.rate = 1; /* keep the uncorrected row: the shards ran open loop */
+	res.latency_only = in[0].is_log;
+	rc = merge_series(&res, in, n, base);
+	if (rc) {
+		lg_result_free(&res);
+		return 2;
+	}
+	print_shards(in, n, base, stdout);
+	res.exit_note = check_windows(in, n, o->max_skew_ns, stdout, note, sizeof(note));
+	status = lg_result_status(&res);
+	if (in[0].is_log)
+		status = res.exit_note ? 1 : 0;
+	fputc('\n', stdout);
+	lg_report_summary(&res, stdout);
+	if (o->hgrm && lg_report_hgrm(&res))
+		status = 1;
+	if (o->log && write_log(&res, base, o->log))
+		status = 1;
+	if (o->json) {
+		merged_sysinfo(&si, in);
+		res.json_extra = json_shards;
+		res.json_extra_arg = in;
+		res.json_extra_n = n;
+		if (lg_report_json(&res, &si, status))
+			status = 1;
+	}
+	lg_result_free(&res);
+	return status;
+}
+
+int lg_merge_main(int argc, char **argv)
+{
+	struct merge_opts o;
+	struct shard_in *in;
+	size_t n, i;
+	int rc;
+
+	rc = parse_merge_args(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	n = (size_t)(argc - optind);
+	in = calloc(n, sizeof(*in));
+	if (!in)
+		return usage_error("out of memory");
+	for (i = 0, rc = 0; i < n && !rc; i++) {
+		in[i].path = argv[optind + (int)i];
+		rc = load_input(&in[i]);
+	}
+	if (!rc)
+		rc = check_same(in, n);
+	if (rc == -ENOMEM)
+		fprintf(stderr, "ringlab-load merge: out of memory\n");
+	rc = rc ? 2 : merge_inputs(in, n, &o);
+	for (i = 0; i < n; i++)
+		free_input(&in[i]);
+	free(in);
+	return rc;
+}
