@@ -18,15 +18,18 @@
 #include "clock.h"
 #include "log.h"
 #include "server.h"
+#include "srcfilter.h"
 
 #define GUARD_MIN_SLOTS 256u
 #define LOG_EVERY_NS	RL_NSEC_PER_SEC
+#define APPLY_EVERY_NS	(10 * RL_NSEC_PER_MSEC)
 
-enum { LOG_SOURCE, LOG_LINE, LOG_EVICT };
+enum { LOG_SOURCE, LOG_LINE, LOG_EVICT, LOG_FILTER };
 
 struct rl_guard_slot {
 	struct rl_guard_key key; /* family 0: empty */
 	uint32_t open;
+	bool blocked; /* in g->blocked[] */
 };
 
 int rl_guard_init(struct rl_guard *g, const struct rl_server_config *cfg)
@@ -80,6 +83,93 @@ static struct rl_guard_key key_of(int fd)
 	k.family = AF_INET6;
 	k.bits = v;
 	return k;
+}
+
+/* True at most once a second per kind (when --verbose): log it, saying how many lines were
+ * skipped since (*skipped). */
+static bool log_due(struct rl_guard *g, int kind, unsigned long long *skipped)
+{
+	uint64_t now, next;
+
+	if (!rl_log_enabled(RL_LOG_DEBUG))
+		return false;
+	now = rl_now_ns();
+	next = atomic_load_explicit(&g->log_next_ns[kind], memory_order_relaxed);
+	if (now < next ||
+	    !atomic_compare_exchange_strong(&g->log_next_ns[kind], &next, now + LOG_EVERY_NS)) {
+		atomic_fetch_add_explicit(&g->log_skipped[kind], 1, memory_order_relaxed);
+		return false;
+	}
+	*skipped = (unsigned long long)atomic_exchange(&g->log_skipped[kind], 0);
+	return true;
+}
+
+void rl_guard_filter(struct rl_guard *g, const int *fds, unsigned n, unsigned max)
+{
+	pthread_mutex_lock(&g->mu);
+	g->lfds = fds;
+	g->nlfd = n;
+	g->max = max;
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* Adds s's source to the program's list (under mu). */
+static void block(struct rl_guard *g, struct rl_guard_slot *s)
+{
+	if (!g->nlfd || s->blocked || s->key.family != AF_INET || g->nblocked >= RL_SRCFILTER_MAX)
+		return;
+	g->blocked[g->nblocked++] = (uint32_t)s->key.bits;
+	s->blocked = true;
+	g->dirty = true;
+	atomic_fetch_add_explicit(&g->blocks, 1, memory_order_relaxed);
+}
+
+/* Takes s's source off the program's list (under mu). */
+static void unblock(struct rl_guard *g, struct rl_guard_slot *s)
+{
+	unsigned i;
+
+	if (!s->blocked)
+		return;
+	s->blocked = false;
+	for (i = 0; i < g->nblocked; i++) {
+		if (g->blocked[i] == (uint32_t)s->key.bits) {
+			g->blocked[i] = g->blocked[--g->nblocked];
+			g->dirty = true;
+			return;
+		}
+	}
+}
+
+/* Re-attaches the listeners' program if the list changed and (unless `now`) the last
+ * attach is 10 ms old (under mu).  A failure turns the filter off for good. */
+static void apply(struct rl_guard *g, bool now)
+{
+	unsigned long long skipped;
+	uint64_t t;
+	int ret;
+
+	if (!g->dirty || !g->nlfd)
+		return;
+	t = rl_now_ns();
+	if (!now && t < g->apply_next_ns)
+		return;
+	g->apply_next_ns = t + APPLY_EVERY_NS;
+	g->dirty = false;
+	atomic_store(&g->attached_once, true);
+	ret = rl_srcfilter_apply(g->lfds, g->nlfd, g->blocked, g->nblocked);
+	if (ret >= 0 && log_due(g, LOG_FILTER, &skipped))
+		rl_debug("--max-conns-per-source %u: %u sources at their cap, their SYNs dropped "
+			 "by the listener's filter (%llu more changes since the last such line)",
+			 g->max, g->nblocked, skipped);
+	if (ret < 0) {
+		rl_err("--max-conns-per-source: attaching the listener's SYN filter: %s; "
+		       "over-cap connections are accepted and reset instead",
+		       strerror(-ret));
+		rl_srcfilter_apply(g->lfds, g->nlfd, NULL, 0);
+		g->nlfd = 0;
+		g->nblocked = 0; /* slots' blocked flags now name nothing: unblock() finds none */
+	}
 }
 
 static uint32_t hash_key(const struct rl_guard_key *k, uint32_t mask)
@@ -148,25 +238,6 @@ static void remove_at(struct rl_guard *g, uint32_t i)
 	}
 }
 
-/* True at most once a second per kind (when --verbose): log it, saying how many lines were
- * skipped since (*skipped). */
-static bool log_due(struct rl_guard *g, int kind, unsigned long long *skipped)
-{
-	uint64_t now, next;
-
-	if (!rl_log_enabled(RL_LOG_DEBUG))
-		return false;
-	now = rl_now_ns();
-	next = atomic_load_explicit(&g->log_next_ns[kind], memory_order_relaxed);
-	if (now < next ||
-	    !atomic_compare_exchange_strong(&g->log_next_ns[kind], &next, now + LOG_EVERY_NS)) {
-		atomic_fetch_add_explicit(&g->log_skipped[kind], 1, memory_order_relaxed);
-		return false;
-	}
-	*skipped = (unsigned long long)atomic_exchange(&g->log_skipped[kind], 0);
-	return true;
-}
-
 int rl_guard_admit_key(struct rl_guard *g, const struct rl_guard_key *k, unsigned max)
 {
 	struct rl_guard_slot *s;
@@ -181,12 +252,16 @@ int rl_guard_admit_key(struct rl_guard *g, const struct rl_guard_key *k, unsigne
 	if (!s->key.family) {
 		s->key = *k;
 		s->open = 0;
+		s->blocked = false; /* an emptied slot keeps a moved entry's stale flag */
 		g->used++;
 	}
 	if (s->open >= max)
 		ret = -EDQUOT;
 	else
 		s->open++;
+	if (s->open >= max) /* the next one would be refused: refuse it at SYN */
+		block(g, s);
+	apply(g, false);
 out:
 	pthread_mutex_unlock(&g->mu);
 	return ret;
@@ -198,10 +273,18 @@ void rl_guard_release_key(struct rl_guard *g, const struct rl_guard_key *k)
 
 	pthread_mutex_lock(&g->mu);
 	s = g->slots ? find(g, k) : NULL;
-	if (s && s->key.family && --s->open == 0) {
-		remove_at(g, (uint32_t)(s - g->slots));
-		g->used--;
+	if (s && s->key.family) {
+		s->open--;
+		if (s->blocked && s->open < g->max) {
+			unblock(g, s);
+			apply(g, true); /* never leave a source locked out for lack of a timer */
+		}
+		if (s->open == 0) {
+			remove_at(g, (uint32_t)(s - g->slots));
+			g->used--;
+		}
 	}
+	apply(g, false);
 	pthread_mutex_unlock(&g->mu);
 }
 
@@ -219,6 +302,11 @@ int rl_guard_admit(struct rl_server *srv, struct rl_conn *c, int fd)
 	ret = rl_guard_admit_key(&srv->guard, &k, srv->cfg.max_conns_per_source);
 	if (!ret) {
 		c->src = k;
+		/* An accepted socket inherits its listener's program, which would filter each
+		 * of its packets (and could even name its own source, if the source was blocked
+		 * between its handshake's ACK and its creation). */
+		if (atomic_load_explicit(&srv->guard.attached_once, memory_order_relaxed))
+			rl_srcfilter_detach(fd);
 	} else if (ret == -EDQUOT) {
 		/* Refused: the caller's close() sends a reset.  A FIN would cost a four-packet
 		 * close and leave a TIME_WAIT socket per refusal (108k a minute at 1,800/s). */

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "srcfilter.h"
+
 struct rl_conn;
 struct rl_server;
 struct rl_server_config;
@@ -34,8 +36,20 @@ struct rl_guard {
 	struct rl_guard_slot *slots;	 /* open addressing, a power of two */
 	uint32_t cap;			 /* slots */
 	uint32_t used;			 /* sources with at least one connection */
-	_Atomic uint64_t log_next_ns[3]; /* rate limit of each defence's --verbose line */
-	_Atomic uint64_t log_skipped[3];
+	_Atomic uint64_t log_next_ns[4]; /* rate limit of each defence's --verbose line */
+	_Atomic uint64_t log_skipped[4];
+
+	/* The in-kernel refusal (srcfilter.h; rl_guard_filter()): IPv4 sources at their cap
+	 * are blocked at SYN by the listeners' program.  Under mu but the atomics. */
+	const int *lfds;		    /* the TCP listeners; nlfd 0: filter off */
+	unsigned nlfd;
+	unsigned max;			    /* the cap the filter blocks at */
+	uint32_t blocked[RL_SRCFILTER_MAX]; /* network byte order */
+	unsigned nblocked;
+	bool dirty;		  /* blocked[] differs from the attached program */
+	uint64_t apply_next_ns;	  /* rate limit of re-attaching */
+	atomic_bool attached_once; /* accepted sockets then drop the inherited program */
+	_Atomic uint64_t blocks;  /* sources blocked (counter source-blocked) */
 };
 
 /* Sets up `g` for `cfg` (NULL: with the per-source table, for tests).  Returns 0 or
@@ -44,6 +58,17 @@ int rl_guard_init(struct rl_guard *g, const struct rl_server_config *cfg);
 
 /* Frees what rl_guard_init() allocated. */
 void rl_guard_destroy(struct rl_guard *g);
+
+/*
+ * Turns on the in-kernel refusal for --max-conns-per-source `max`: from now on an IPv4
+ * source that reaches `max` is added to the program on the `n` TCP listeners in `fds`
+ * (which stay the caller's and must outlive `g`) and removed when it drops below.  Blocks
+ * are batched (at most one re-attach per 10 ms; until then the accept-and-reset path
+ * refuses), unblocks applied at once.  Past RL_SRCFILTER_MAX sources, for IPv6 sources,
+ * or after an attach fails (the filter is then off for good, logged), the
+ * accept-and-reset path alone refuses.
+ */
+void rl_guard_filter(struct rl_guard *g, const int *fds, unsigned n, unsigned max);
 
 /*
  * Counts one more connection from source `k` unless it already has `max` open.  Returns 0,

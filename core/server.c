@@ -266,7 +266,8 @@ static void print_totals(const struct rl_server *srv)
 	    "%s: %s engine stopped: connections %llu (closed %llu, refused %llu, idle-closed "
 	    "%llu, resets %llu, errors %llu), requests %llu, bytes in %llu, bytes out %llu, accept "
 	    "backoffs %llu, buffer-ring empty %llu, truncated %llu, discarded %llu, "
-	    "source-refused %llu, line-timeouts %llu, evicted %llu, sent in place %llu\n",
+	    "source-refused %llu, line-timeouts %llu, evicted %llu, sent in place %llu, "
+	    "source-blocked %llu\n",
 	    srv->proto->name, srv->engine->name, (unsigned long long)t->accepted,
 	    (unsigned long long)t->closed, (unsigned long long)t->refused,
 	    (unsigned long long)t->idle_closed, (unsigned long long)t->resets,
@@ -275,7 +276,8 @@ static void print_totals(const struct rl_server *srv)
 	    (unsigned long long)t->accept_backoffs, (unsigned long long)t->enobufs,
 	    (unsigned long long)t->truncated, (unsigned long long)t->discarded,
 	    (unsigned long long)t->source_refused, (unsigned long long)t->line_timeouts,
-	    (unsigned long long)t->evicted, (unsigned long long)t->sent_in_place);
+	    (unsigned long long)t->evicted, (unsigned long long)t->sent_in_place,
+	    (unsigned long long)atomic_load(&srv->guard.blocks));
 }
 
 static int start_engine(struct rl_server *srv)
@@ -328,6 +330,10 @@ int rl_server_run(const struct rl_server_config *cfg, const struct rl_proto *pro
 			goto out;
 	}
 	ret = open_listeners(&srv);
+	/* Over-cap IPv4 sources are then refused at SYN by the listeners' BPF program. */
+	if (!ret && cfg->max_conns_per_source && !cfg->no_source_filter &&
+	    !proto->on_datagram && rl_addr_family(&srv.bound) != AF_UNIX)
+		rl_guard_filter(&srv.guard, srv.listen_fds, srv.nlisten, cfg->max_conns_per_source);
 	if (ret) {
 		rl_addr_format(&cfg->listen, name, sizeof(name));
 		rl_err("cannot listen on %s: %s", name, strerror(-ret));

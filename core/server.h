@@ -51,6 +51,7 @@ struct rl_server_config {
 	/* Defences (guard.h), 0 = off: connections per IPv4 address / IPv6 /64; the deadline
 	 * of an incomplete line; when full, evict the quietest if quiet this long. */
 	unsigned max_conns_per_source;
+	bool no_source_filter; /* refuse over-cap sources by accept-and-reset only */
 	uint64_t line_timeout_ns;
 	uint64_t evict_idle_ns;
 

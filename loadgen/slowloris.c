@@ -212,8 +212,10 @@ static void on_event(struct sl_run *r, uint32_t ci, uint32_t events, uint64_t no
 	if (c->st == SL_CONNECTING) {
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
 			/* A reset right after the handshake is the server refusing it (a per-source
-			 * cap): a cut.  Anything else (refused, unreachable) never connected. */
-			if (err == ECONNRESET || err == EPIPE)
+			 * cap), and so is a SYN never answered (ETIMEDOUT: its SYNs dropped by the
+			 * server's filter, or a firewall): cuts.  Anything else (refused,
+			 * unreachable) never connected. */
+			if (err == ECONNRESET || err == EPIPE || err == ETIMEDOUT)
 				r->cuts++;
 			else
 				r->connect_errors++;

@@ -48,6 +48,7 @@ enum {
 	OPT_SINK,
 	OPT_DEBUG_SPIN,
 	OPT_MAX_PER_SOURCE,
+	OPT_NO_SOURCE_FILTER,
 	OPT_LINE_TIMEOUT,
 	OPT_EVICT_IDLE,
 };
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
     {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
     {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
     {"max-conns-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
+    {"no-source-filter", no_argument, NULL, OPT_NO_SOURCE_FILTER},
     {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
     {"evict-idle", required_argument, NULL, OPT_EVICT_IDLE},
     {"backlog", required_argument, NULL, OPT_BACKLOG},
@@ -113,11 +115,13 @@ static void usage(FILE *f)
 
 	      "Defences (docs/architecture.md, 'Slow and flooding clients'):\n",
 	      f);
-	fprintf(
-	    f,
+	fputs(
 	    "      --max-conns-per-source N  connections at once from one IPv4 address or\n"
 	    "                           IPv6 /64; past it a new one is closed at once\n"
-	    "                           (default: no limit; under attack: e.g. 64)\n"
+	    "                           (default: no limit; under attack: e.g. 64); an IPv4\n"
+	    "                           source at its cap is dropped at SYN by a BPF filter\n"
+	    "                           on the listener, before accept\n"
+	    "      --no-source-filter   refuse over-cap sources only after accept (reset)\n"
 	    "      --line-timeout DUR   chat, file: an incomplete line or command must complete\n"
 	    "                           within DUR of its first byte, however slowly it trickles\n"
 	    "                           in; past it: an error line, then close (default off;\n"
@@ -125,7 +129,9 @@ static void usage(FILE *f)
 	    "      --evict-idle DUR     when --max-conns is reached, close the connection idle\n"
 	    "                           or incomplete the longest, if that is at least DUR, to\n"
 	    "                           make room (default off; under attack: e.g. 1s)\n"
-	    "\n"
+	    "\n",
+	    f);
+	fputs(
 	    "Other engine settings:\n"
 	    "      --backlog N          listen backlog (default 4096)\n"
 	    "      --buf-count N        uring: provided buffers per ring, a power of two\n"
@@ -177,7 +183,8 @@ static void usage(FILE *f)
 	    "  ringlab-server greeting --listen [::1]:7001 --message 'Hello, client'\n"
 	    "  ringlab-server udp --listen 127.0.0.1:7002 --reply 'Hello UDP Client'\n"
 	    "  ringlab-server udp --listen 127.0.0.1:11111 --sockperf   (sockperf pp -p 11111)\n"
-	    "  ringlab-server file --root /srv/files --listen 127.0.0.1:7004 --fsync\n");
+	    "  ringlab-server file --root /srv/files --listen 127.0.0.1:7004 --fsync\n",
+	    f);
 }
 
 /* Parses argv into cfg and *proto.  Returns 0 to run, 1 after --help/--version, -EINVAL
@@ -216,6 +223,9 @@ static int parse_args(int argc, char **argv, struct rl_server_config *cfg,
 		case OPT_MAX_PER_SOURCE:
 			ret = rl_cli_uint("max-conns-per-source", optarg, 1, 10000000,
 					  &cfg->max_conns_per_source);
+			break;
+		case OPT_NO_SOURCE_FILTER:
+			cfg->no_source_filter = true;
 			break;
 		case OPT_LINE_TIMEOUT:
 			ret = rl_cli_duration("line-timeout", optarg, 0, &cfg->line_timeout_ns);

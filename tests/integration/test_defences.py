@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The defences against slow and flooding clients, on one engine:
 
-- --max-conns-per-source 3: the 4th connection from 127.0.0.2 is closed at once, while
-  127.0.0.3 still gets its 3, and 127.0.0.2 gets a slot back once one of its own closes;
+- --max-conns-per-source 3: the 4th connection from 127.0.0.2 is not served while
+  127.0.0.3 still gets its 3, and 127.0.0.2 gets a slot back once one of its own closes.
+  Twice: with the listener's SYN filter (the default: the 4th's SYN is dropped, its
+  connect never completes) and with --no-source-filter (the 4th is accepted and reset);
 - --line-timeout 300ms: a chat client trickling one byte every 50 ms, never a newline,
   is told "ERR line timeout" and closed (one byte per interval cannot defeat it), while a
   client sending whole lines stays; a file client trickling a command header gets
@@ -36,8 +38,8 @@ def connect_refused(srv, src):
     -- on a loaded machine the client often wakes from connect after the reset."""
     try:
         return connect_from(srv, src)
-    except ConnectionResetError:
-        return None
+    except (ConnectionResetError, socket.timeout):
+        return None  # reset inside connect(), or the SYN filter still holds the source
 
 
 def echo_ok(s, msg=b"ping"):
@@ -63,15 +65,44 @@ def closed_by_server(s, limit):
         return True
 
 
-def per_source(tap, engine):
-    with harness.Server("echo", engine=engine,
-                        args=["--max-conns-per-source", "3", "--verbose"]) as srv:
+def dial(srv, src, wait):
+    """A connect from `src`: the socket once connected, None when the handshake did not
+    complete within `wait` seconds (the server's filter dropped the SYN), or "reset" when
+    the server's reset came before connect() returned."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(wait)
+    try:
+        s.connect(srv.addr)
+    except socket.timeout:
+        s.close()
+        return None
+    except ConnectionResetError:
+        s.close()
+        return "reset"
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def per_source(tap, engine, filtered):
+    how = "SYN filter" if filtered else "--no-source-filter"
+    args = ["--max-conns-per-source", "3", "--verbose"]
+    if not filtered:
+        args.append("--no-source-filter")
+    with harness.Server("echo", engine=engine, args=args) as srv:
         a = [connect_from(srv, "127.0.0.2") for _ in range(3)]
-        tap.ok(all(echo_ok(s) for s in a), "3 connections from 127.0.0.2 are served")
-        extra = connect_refused(srv, "127.0.0.2")
-        tap.ok(extra is None or closed_by_server(extra, 5.0),
-               "the 4th from 127.0.0.2 is closed at once")
-        if extra:
+        tap.ok(all(echo_ok(s) for s in a), "%s: 3 connections from 127.0.0.2 are served" % how)
+        # The server attached the filter at the third admission, before it echoed: the
+        # 4th's SYN is dropped whatever the load, so its handshake cannot complete.
+        extra = dial(srv, "127.0.0.2", 0.5 if filtered else 5.0)
+        if filtered:
+            tap.ok(extra is None, "SYN filter: the 4th from 127.0.0.2 never connects")
+        else:
+            tap.ok(extra == "reset" or (extra is not None and closed_by_server(extra, 5.0)),
+                   "--no-source-filter: the 4th from 127.0.0.2 is accepted and closed at once")
+        if extra not in (None, "reset"):
             extra.close()
         b = [connect_from(srv, "127.0.0.3") for _ in range(3)]
         tap.ok(all(echo_ok(s) for s in b), "127.0.0.3 still gets its 3 connections")
@@ -89,15 +120,24 @@ def per_source(tap, engine):
                 if s:
                     s.close()
                 time.sleep(0.1)
-        tap.ok(back, "127.0.0.2 gets a slot back after closing one")
+        tap.ok(back, "%s: 127.0.0.2 gets a slot back after closing one" % how)
         for s in a + b:
             s.close()
         rc, err = srv.stop()
     c = harness.parse_counters(err) or {}
-    tap.ok(rc == 0, "server exits 0", err)
-    tap.ok(c.get("source-refused", 0) >= 1, "counters: source-refused %s >= 1"
-           % c.get("source-refused"), c)
-    tap.ok("max-conns-per-source 3 reached" in err, "--verbose logs the refusal", err[-2000:])
+    tap.ok(rc == 0, "%s: server exits 0" % how, err)
+    if filtered:
+        # Both sources reached the cap; 127.0.0.2 twice (again when it got its slot back).
+        tap.ok(c.get("source-blocked", 0) >= 2, "counters: source-blocked %s >= 2"
+               % c.get("source-blocked"), c)
+        tap.ok("their SYNs dropped by the listener's filter" in err,
+               "--verbose logs the filter", err[-2000:])
+    else:
+        tap.ok(c.get("source-refused", 0) >= 1 and c.get("source-blocked") == 0,
+               "counters: source-refused %s >= 1, source-blocked %s = 0"
+               % (c.get("source-refused"), c.get("source-blocked")), c)
+        tap.ok("max-conns-per-source 3 reached" in err, "--verbose logs the refusal",
+               err[-2000:])
 
 
 def trickle(s, stop, sent):
@@ -226,7 +266,8 @@ def eviction(tap, engine):
 def main():
     args = harness.parse_args()
     tap = harness.Tap()
-    harness.guard(tap, "per-source cap", per_source, tap, args.engine)
+    harness.guard(tap, "per-source cap", per_source, tap, args.engine, True)
+    harness.guard(tap, "per-source cap, fallback", per_source, tap, args.engine, False)
     harness.guard(tap, "line deadline", line_deadline, tap, args.engine)
     harness.guard(tap, "eviction", eviction, tap, args.engine)
     return tap.done()
