@@ -440,11 +440,13 @@ def update_index(results_dir, latest=None):
     body = md_table(["run", "date (UTC)", "commit", "preset", "uring req/s", "vs epoll",
                      "vs blocking", "uring µs/req", "vs epoll", "vs blocking", "notes"],
                     [r for _, r in rows]) if rows else "No runs yet: `bench/run --quick`."
-    # reports written by hand, and scripted runs (a README.md of their own, no summary.json)
+    # reports written by hand, and scripted runs (bench/opcount, bench/multihost: a
+    # README.md or report.md of their own, no summary.json)
     others = sorted([f.name for f in results_dir.glob("*.md") if f.name != "README.md"] +
-                    ["%s/README.md" % d.name for d in results_dir.iterdir()
-                     if d.is_dir() and not d.is_symlink() and (d / "README.md").exists()
-                     and not (d / "summary.json").exists()])
+                    ["%s/%s" % (d.name, doc) for d in results_dir.iterdir()
+                     if d.is_dir() and not d.is_symlink() and not (d / "summary.json").exists()
+                     for doc in ("README.md", "report.md")[:1 + (not (d / "README.md").exists())]
+                     if (d / doc).exists()])
     (results_dir / "README.md").write_text(
         INDEX_HEAD + body + "\n\nThe headline columns are echo-64 at 1000 connections "
         "(uring; `vs`: median per-repetition ratio; `+`: uncommitted changes).\n" +
