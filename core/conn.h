@@ -266,6 +266,30 @@ static inline int rl_conn_closing(const struct rl_conn *c)
 	return (c->flags & (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT)) != 0;
 }
 
+/* Returns true once the peer sent FIN (no more input will come). */
+static inline bool rl_conn_peer_eof(const struct rl_conn *c)
+{
+	return (c->flags & RL_CONN_EOF) != 0;
+}
+
+/* Returns true while the protocol has paused input (rl_conn_pause_input). */
+static inline bool rl_conn_input_paused(const struct rl_conn *c)
+{
+	return (c->flags & RL_CONN_PAUSED) != 0;
+}
+
+/* Returns true while the engine is presenting kept input again after a resume. */
+static inline bool rl_conn_resumed(const struct rl_conn *c)
+{
+	return (c->flags & RL_CONN_RESUMED) != 0;
+}
+
+/* Returns the bytes of input the protocol left unconsumed (kept by the engine). */
+static inline size_t rl_conn_kept_input(const struct rl_conn *c)
+{
+	return c->rx_len;
+}
+
 /* ---- what engines call ---- */
 
 /* Puts `c` on its loop's dirty list (idempotent). */

@@ -181,7 +181,7 @@ static void back_to_idle(struct rl_conn *c, struct fconn *f)
 	f->st = F_IDLE;
 	f->fd = -1;
 	f->tmp[0] = '\0';
-	if (f->sink || ((c->flags & RL_CONN_EOF) && !c->rx_len))
+	if (f->sink || (rl_conn_peer_eof(c) && !rl_conn_kept_input(c)))
 		rl_conn_close(c);
 	else
 		rl_conn_pause_input(c, false);
@@ -194,7 +194,7 @@ static void put_failed(struct rl_conn *c, struct fconn *f)
 	put_release(f);
 	reply_errno(c, f->err);
 	f->discard = f->size == UINT64_MAX ? 0 : f->size - f->received;
-	if (f->sink || (c->flags & RL_CONN_EOF)) {
+	if (f->sink || rl_conn_peer_eof(c)) {
 		rl_conn_close(c);
 		return;
 	}
@@ -327,7 +327,7 @@ static long handle_command(struct rl_conn *c, struct fconn *f, const uint8_t *p,
 	long used = rl_filecmd_parse(p, n, MAX_HEADER, &cmd);
 
 	if (used == -EAGAIN) {
-		if (c->flags & RL_CONN_EOF) /* a partial command and nothing more coming */
+		if (rl_conn_peer_eof(c)) /* a partial command and nothing more coming */
 			rl_conn_close(c);
 		return 0;
 	}
@@ -433,7 +433,7 @@ static void sink_finish(struct rl_conn *c, struct fconn *f)
 /* Finishes a --sink upload once the client has half-closed and all its bytes are in. */
 static void sink_finish_if_done(struct rl_conn *c, struct fconn *f)
 {
-	if (f->sink && f->st == F_PUT_RECV && (c->flags & RL_CONN_EOF) && !c->rx_len)
+	if (f->sink && f->st == F_PUT_RECV && rl_conn_peer_eof(c) && !rl_conn_kept_input(c))
 		sink_finish(c, f);
 }
 
@@ -444,7 +444,7 @@ static long file_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
 	long used;
 
 	/* Several commands may arrive in one read: answer each until one has to wait. */
-	while (off < n && !(c->flags & RL_CONN_PAUSED) && !rl_conn_closing(c)) {
+	while (off < n && !rl_conn_input_paused(c) && !rl_conn_closing(c)) {
 		used = file_step(c, p + off, n - off);
 		if (used < 0)
 			return used;
@@ -452,7 +452,7 @@ static long file_on_data(struct rl_conn *c, const uint8_t *p, size_t n)
 			break;
 		off += (size_t)used;
 	}
-	if (off == n && (c->flags & RL_CONN_EOF) && !(c->flags & RL_CONN_PAUSED)) {
+	if (off == n && rl_conn_peer_eof(c) && !rl_conn_input_paused(c)) {
 		if (f->sink && f->st == F_PUT_RECV)
 			sink_finish(c, f);
 		else if (f->st == F_IDLE)
@@ -467,12 +467,12 @@ static void file_on_eof(struct rl_conn *c)
 
 	if (f->sink) {
 		sink_finish_if_done(c, f); /* else when the operation in flight completes */
-	} else if ((f->st == F_IDLE || f->st == F_DISCARD) && !(c->flags & RL_CONN_RESUMED)) {
+	} else if ((f->st == F_IDLE || f->st == F_DISCARD) && !rl_conn_resumed(c)) {
 		/* Nothing in progress and nothing waiting to be re-read: whatever input is left
 		 * is a partial command that can never complete. */
 		rl_conn_close(c);
 	} else if (f->st >= F_PUT_OPEN && f->st <= F_PUT_WRITE &&
-		   f->received + c->rx_len < f->size) {
+		   f->received + rl_conn_kept_input(c) < f->size) {
 		/* The client left mid-upload: the file can never be complete.  Dropping the
 		 * connection makes on_close remove the temporary file. */
 		rl_conn_abort(c);
