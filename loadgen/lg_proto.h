@@ -12,9 +12,11 @@
  * engine): conn_init() once before the connection is opened, then any number of
  * request_len()/request_produce()/reply_verify()/reply_done() calls, then conn_fini().
  *
- * Later protocols plug in here (a greeting protocol has request_len() == 0 and a reply per
- * "request"; a file protocol has short requests and long replies; a chat protocol verifies
- * broadcast lines).  Datagram protocols will need a datagram mode in the engine as well.
+ * The protocols differ in shape, and three flags below pick the engine's mode for them:
+ * greeting has request_len() == 0 and one reply per connection (conn_per_request, cycle.c);
+ * udp sends datagrams (datagram, dgram.c); chat verifies broadcast lines (broadcast,
+ * chatpath.c); echo and file use the plain stream path (traffic.c).  The slowloris
+ * attacker and `merge` are not protocols: main.c hands them their own entry points.
  */
 #ifndef RL_LG_PROTO_H
 #define RL_LG_PROTO_H

@@ -18,7 +18,9 @@
  * Connections are an array per worker (no allocation per connection or request once the
  * run starts); user_data is the connection pointer | the operation (udata.h).  A
  * connection is torn down by cancelling everything on its fd and closing it through the
- * ring; it is never reused, and a dropped connection is not reopened.
+ * ring.  A connection slot is reused only in the connection-per-request mode (greeting,
+ * cycle.c: after its reply, lg_cycle_recycle() connects the slot again); in every other
+ * mode a dropped connection is not reopened.
  */
 #include <errno.h>
 #include <netinet/in.h>
