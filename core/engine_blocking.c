@@ -442,10 +442,7 @@ static void spawn(struct bstate *s, int fd)
 		close(fd);
 		free(c);
 		pthread_mutex_lock(&s->lock);
-		if (ret == -EDQUOT)
-			rl_guard_note_refused(srv, &s->stats);
-		else
-			s->stats.errors++;
+		rl_guard_note_refused(srv, &s->stats, ret);
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}

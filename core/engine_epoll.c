@@ -233,10 +233,7 @@ static void conn_new(struct eloop *l, int fd)
 	if (ret < 0) { /* --max-conns-per-source: closed at once */
 		close(fd);
 		free(c);
-		if (ret == -EDQUOT)
-			rl_guard_note_refused(srv, &l->base.stats);
-		else
-			l->base.stats.errors++;
+		rl_guard_note_refused(srv, &l->base.stats, ret);
 		return;
 	}
 	c->fd = fd;

@@ -412,10 +412,14 @@ void rl_guard_note_evict(struct rl_server *srv, struct rl_stats *st, uint64_t ag
 			 (unsigned long long)(age_ns / RL_NSEC_PER_MSEC), skipped);
 }
 
-void rl_guard_note_refused(struct rl_server *srv, struct rl_stats *st)
+void rl_guard_note_refused(struct rl_server *srv, struct rl_stats *st, int err)
 {
 	unsigned long long skipped;
 
+	if (err != -EDQUOT) {
+		st->errors++;
+		return;
+	}
 	st->source_refused++;
 	if (log_due(&srv->guard, LOG_SOURCE, &skipped))
 		rl_debug("--max-conns-per-source %u reached: a new connection closed at once "

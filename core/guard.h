@@ -122,8 +122,10 @@ void rl_guard_line_cut(struct rl_conn *c, struct rl_stats *st);
 uint64_t rl_guard_evict_age(const struct rl_server_config *cfg, const struct rl_conn *c,
 			    uint64_t now_ns, bool other_thread);
 
-/* Counts and logs (rate-limited) an eviction or a per-source refusal in `st`. */
+/* Counts and logs (rate-limited) an eviction in `st`. */
 void rl_guard_note_evict(struct rl_server *srv, struct rl_stats *st, uint64_t age_ns);
-void rl_guard_note_refused(struct rl_server *srv, struct rl_stats *st);
+/* Counts a connection rl_guard_admit() refused with `err` in `st`: -EDQUOT as a per-source
+ * refusal (logged, rate-limited), anything else as an error. */
+void rl_guard_note_refused(struct rl_server *srv, struct rl_stats *st, int err);
 
 #endif
