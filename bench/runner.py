@@ -144,6 +144,30 @@ def parse_us(text):
     return v
 
 
+def start_run(args, what, server, load, **name):
+    """Makes the result directory (result_dir's naming), installs and builds into its
+    setup.log, checks that both binaries exist and moves to the repository root, so the
+    commands recorded in the results use relative paths and can be re-run from a checkout
+    anywhere.  Returns (out, raw, server, load, peers_ok) with the paths made relative,
+    or the exit status of a failed set-up."""
+    out = result_dir(args.out, env.git_info()["short"], **name)
+    raw = out / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    say("ringlab bench: %s -> %s" % (what, os.path.relpath(out)))
+    with open(out / "setup.log", "a") as log:
+        try:
+            peers_ok = setup(args, log)
+        except env.SetupError as e:
+            say("bench/run: %s" % e)
+            return 1
+    for b in (server, load):
+        if not b.exists():
+            say("bench/run: %s is missing (build first, or drop --no-build)" % b)
+            return 1
+    os.chdir(env.ROOT)
+    return out, Path(rel(raw)), rel(server), rel(load), peers_ok
+
+
 def result_dir(out, short, preset="default", suffix=""):
     """--out, else for --smoke a fresh temporary directory (a smoke run is a check of
     the set-up, not a result: it never lands in results/), else
@@ -269,25 +293,10 @@ def main(argv):
             plan_blocks(preset, args, load_protos, peers_ok, sockperf_opt, notes)
         say("ringlab bench: preset %s (plan only)" % preset.name)
         return show_plan(args, preset, blocks, notes, load_protos, peers_ok, sockperf_opt)
-    git = env.git_info()
-    out = result_dir(args.out, git["short"], preset.name)
-    raw = out / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    say("ringlab bench: preset %s -> %s" % (preset.name, os.path.relpath(out)))
-    with open(out / "setup.log", "a") as log:
-        try:
-            peers_ok = setup(args, log)
-        except env.SetupError as e:
-            say("bench/run: %s" % e)
-            return 1
-    for b in (server, load):
-        if not b.exists():
-            say("bench/run: %s is missing (build first, or drop --no-build)" % b)
-            return 1
-    # Commands run from the repository root with relative paths, so the ones recorded
-    # in the results can be re-run from a checkout anywhere.
-    os.chdir(env.ROOT)
-    server, load, raw = rel(server), rel(load), Path(rel(raw))
+    started = start_run(args, "preset %s" % preset.name, server, load, preset=preset.name)
+    if isinstance(started, int):
+        return started
+    out, raw, server, load, peers_ok = started
     load_protos, sockperf_opt, notes = probe(server, load)
     environment = env.describe(args.build_dir, server, load, argv)
     environment.update({"preset": preset.name, "pinning": pinning(),
@@ -378,24 +387,11 @@ def run_curves(args, argv, server, load):
             return 2
         say("ringlab bench: load curves (plan only)")
         return curves.show_plan(sel, args, notes, say)
-    git = env.git_info()
-    out = result_dir(args.out, git["short"], suffix="-curves")
-    raw = out / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    say("ringlab bench: load curves -> %s" % os.path.relpath(out))
     args.no_peers = args.peers_off
-    with open(out / "setup.log", "a") as log:
-        try:
-            peers_ok = setup(args, log)
-        except env.SetupError as e:
-            say("bench/run: %s" % e)
-            return 1
-    for b in (server, load):
-        if not b.exists():
-            say("bench/run: %s is missing (build first, or drop --no-build)" % b)
-            return 1
-    os.chdir(env.ROOT)
-    server, load, raw = rel(server), rel(load), Path(rel(raw))
+    started = start_run(args, "load curves", server, load, suffix="-curves")
+    if isinstance(started, int):
+        return started
+    out, raw, server, load, peers_ok = started
     load_protos, _, notes = probe(server, load)
     try:
         sel = curves.select(args.only, args.conns, args.engines, peers_ok, args.no_peers,
