@@ -5,8 +5,10 @@ Every test script takes `--engine ENGINE` and the build directory via the enviro
 (RINGLAB_BUILD, set by meson), prints TAP, and exits non-zero on any failure.
 """
 import argparse
+import faulthandler
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -17,6 +19,13 @@ import time
 BUILD = os.environ.get("RINGLAB_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 SERVER = os.path.join(BUILD, "servers", "ringlab-server")
 LOAD = os.path.join(BUILD, "loadgen", "ringlab-load")
+START_TIMEOUT_S = 60  # a sanitized server on a loaded machine starts in well under this
+
+# When meson's timeout ends a test it sends SIGTERM and prints nothing the test wrote; a
+# hung test should say where it hung.  So SIGTERM first dumps every Python thread's stack
+# to stderr (kept in meson's testlog, and printed by .ci/run for a timed-out test), then
+# ends the process as before.
+faulthandler.register(signal.SIGTERM, chain=True)
 
 
 class Tap:
@@ -79,7 +88,8 @@ class Server:
         cmd = [binary or SERVER, protocol, "--engine", engine, "--listen", listen] + list(args)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, preexec_fn=preexec_fn)
-        line = self.proc.stdout.readline().strip()
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT_S)
+        line = self.proc.stdout.readline().strip() if ready else ""
         if not line.startswith("listening on "):
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.proc.kill()
@@ -125,8 +135,13 @@ class Server:
             _, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, err = self.proc.communicate()
-            err += "\n[harness: killed after %ss]" % timeout
+            try:
+                # Bounded too: a process the server started (a sanitizer's symbolizer)
+                # can hold its stderr open after the server itself is gone.
+                _, err = self.proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                err = "[harness: stderr still open 10s after SIGKILL]"
+            err = (err or "") + "\n[harness: killed after %ss]" % timeout
         self.rc, self.stderr = self.proc.returncode, err
         return self.rc, self.stderr
 
