@@ -417,11 +417,15 @@ int rl_conn_fileop(struct rl_conn *c, struct rl_fileop *op)
 	op->res = 0;
 	if (c->loop->submit_fileop) {
 		ret = c->loop->submit_fileop(c->loop, op);
-		if (ret == 0)
-			c->fops_pending++;
-		return ret;
+		if (ret != RL_FILEOP_FINISHED) {
+			if (ret == 0)
+				c->fops_pending++;
+			return ret;
+		}
+	} else {
+		op->res = fileop_run_sync(op);
 	}
-	op->res = fileop_run_sync(op);
+	/* done already: reported at the next flush, never from within this call */
 	for (pp = &c->fops_done; *pp; pp = &(*pp)->next)
 		;
 	*pp = op;

@@ -8,7 +8,9 @@
  * protocol and the buffer is recycled at once, so no connection can hold buffers hostage.
  * A protocol's file operations go through the same ring; when it does file I/O the loop
  * also registers a pool of buffers (fixedbuf.c), and a read or write into one of them goes
- * as READ_FIXED / WRITE_FIXED.
+ * as READ_FIXED / WRITE_FIXED.  On a filesystem without non-blocking buffered writes (tmpfs,
+ * ext4), where the ring would hand every write to an io-wq thread, the write is a pwrite in
+ * the loop thread instead (filewrite.c).
  *
  * The failure paths the design notes warn about, and what happens here:
  *   SQ full           rl_ring_sqe() submits and retries; -EBUSY: reap, then retry.
@@ -36,6 +38,7 @@
 
 #include "bufring.h"
 #include "clock.h"
+#include "filewrite.h"
 #include "fixedbuf.h"
 #include "log.h"
 #include "ring.h"
@@ -88,6 +91,7 @@ struct uloop {
 	struct rl_ring r;
 	struct rl_bufring br;
 	struct rl_fixedbuf fixed; /* registered buffers, when the protocol does file I/O */
+	struct rl_filewrite fw;	  /* which file writes go inline (filewrite.h) */
 	int lfd;
 	uint64_t wake_buf;
 	struct uconn *live;
@@ -153,8 +157,8 @@ static int uring_send_input(struct rl_loop *loop, struct rl_conn *bc, const void
 	struct uconn *c = (struct uconn *)bc;
 	const uint8_t *b = p;
 
-	if (c != l->in_conn || l->in_lent || !n || b < l->in_buf ||
-	    b + n > l->in_buf + l->in_len || l->nlent >= l->lend_max)
+	if (c != l->in_conn || l->in_lent || !n || b < l->in_buf || b + n > l->in_buf + l->in_len ||
+	    l->nlent >= l->lend_max)
 		return -EAGAIN;
 	if (c->lent || (c->st & (US_SEND_BUSY | US_CLOSING | US_LINGER)) ||
 	    rl_sendq_bytes(&bc->sq) || (bc->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)))
@@ -726,8 +730,11 @@ static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
 {
 	struct uloop *l = (struct uloop *)loop;
 	struct uconn *c = (struct uconn *)op->conn;
-	struct io_uring_sqe *sqe = sqe_get(l);
+	struct io_uring_sqe *sqe;
 
+	if (rl_filewrite_try(&l->fw, op))
+		return RL_FILEOP_FINISHED;
+	sqe = sqe_get(l);
 	if (!sqe)
 		return -EBUSY;
 	switch (op->kind) {
@@ -742,6 +749,7 @@ static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
 		io_uring_prep_fsync(sqe, op->fd, 0);
 		break;
 	case RL_FOP_CLOSE:
+		rl_filewrite_forget(&l->fw, op->fd);
 		io_uring_prep_close(sqe, op->fd);
 		break;
 	case RL_FOP_RENAME:
@@ -863,6 +871,9 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 
 		c = (struct uconn *)op->conn;
 		c->inflight--;
+		if (op->kind == RL_FOP_OPEN)
+			rl_filewrite_forget(&l->fw,
+					    cqe->res); /* a new file under a reused number */
 		rl_conn_fileop_done(op, cqe->res);
 		break;
 	}
@@ -922,8 +933,10 @@ static int loop_setup(struct uloop *l)
 	l->lend_max = cfg->buf_count / 4;
 	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
 		 cfg->buf_size);
-	if (l->base.srv->proto->on_fileop)
+	if (l->base.srv->proto->on_fileop) {
 		setup_file_buffers(l);
+		rl_filewrite_init(&l->fw, !rl_ring_feature_off("inline-write"));
+	}
 	return 0;
 }
 
@@ -971,6 +984,11 @@ static void *loop_main(void *arg)
 		rl_debug("loop %u: file buffers lent %llu times, all busy %llu times (heap used)",
 			 l->base.index, (unsigned long long)l->fixed.lent,
 			 (unsigned long long)l->fixed.missed);
+	if (l->fw.probes)
+		rl_debug("loop %u: file writes done inline %llu (%llu RWF_NOWAIT probes)",
+			 l->base.index, (unsigned long long)l->fw.inline_writes,
+			 (unsigned long long)l->fw.probes);
+	rl_filewrite_free(&l->fw);
 	if (l->r.overflows || l->r.submit_busy)
 		rl_debug("loop %u: CQ overflows %llu, submits that met a full CQ %llu",
 			 l->base.index, (unsigned long long)l->r.overflows,
