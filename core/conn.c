@@ -373,8 +373,7 @@ void rl_conn_forget_dirty(struct rl_conn *c)
 	c->flags &= ~RL_CONN_DIRTY;
 }
 
-/* Runs a file operation with plain system calls.  Returns the result or -errno. */
-static int fileop_run_sync(struct rl_fileop *op)
+int rl_fileop_run_sync(struct rl_fileop *op)
 {
 	long r = -1;
 
@@ -423,7 +422,7 @@ int rl_conn_fileop(struct rl_conn *c, struct rl_fileop *op)
 			return ret;
 		}
 	} else {
-		op->res = fileop_run_sync(op);
+		op->res = rl_fileop_run_sync(op);
 	}
 	/* done already: reported at the next flush, never from within this call */
 	for (pp = &c->fops_done; *pp; pp = &(*pp)->next)

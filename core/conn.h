@@ -253,6 +253,10 @@ void rl_conn_pause_input(struct rl_conn *c, bool pause);
  * call it for each dirty connection before sending.  Returns 0 or -errno (drop it). */
 int rl_conn_run_deferred(struct rl_conn *c);
 
+/* Runs a file operation with plain system calls in the calling thread (engines without
+ * asynchronous file I/O, and io_uring's inline path).  Returns the result or -errno. */
+int rl_fileop_run_sync(struct rl_fileop *op);
+
 /* Reports a finished asynchronous file op (sets op->res, calls on_fileop). */
 void rl_conn_fileop_done(struct rl_fileop *op, int res);
 

@@ -8,9 +8,9 @@
  * protocol and the buffer is recycled at once, so no connection can hold buffers hostage.
  * A protocol's file operations go through the same ring; when it does file I/O the loop
  * also registers a pool of buffers (fixedbuf.c), and a read or write into one of them goes
- * as READ_FIXED / WRITE_FIXED.  On a filesystem without non-blocking buffered writes (tmpfs,
- * ext4), where the ring would hand every write to an io-wq thread, the write is a pwrite in
- * the loop thread instead (filewrite.c).
+ * as READ_FIXED / WRITE_FIXED.  Where the ring would hand an operation to an io-wq thread
+ * every time (buffered writes on tmpfs and ext4; creating opens, renames and unlinks on
+ * tmpfs), the loop thread makes the system call itself instead (fileinline.c).
  *
  * The failure paths the design notes warn about, and what happens here:
  *   SQ full           rl_ring_sqe() submits and retries; -EBUSY: reap, then retry.
@@ -38,7 +38,7 @@
 
 #include "bufring.h"
 #include "clock.h"
-#include "filewrite.h"
+#include "fileinline.h"
 #include "fixedbuf.h"
 #include "log.h"
 #include "ring.h"
@@ -91,7 +91,7 @@ struct uloop {
 	struct rl_ring r;
 	struct rl_bufring br;
 	struct rl_fixedbuf fixed; /* registered buffers, when the protocol does file I/O */
-	struct rl_filewrite fw;	  /* which file writes go inline (filewrite.h) */
+	struct rl_fileinline fin; /* which file operations go inline (fileinline.h) */
 	int lfd;
 	uint64_t wake_buf;
 	struct uconn *live;
@@ -732,7 +732,7 @@ static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
 	struct uconn *c = (struct uconn *)op->conn;
 	struct io_uring_sqe *sqe;
 
-	if (rl_filewrite_try(&l->fw, op))
+	if (rl_fileinline_try(&l->fin, op))
 		return RL_FILEOP_FINISHED;
 	sqe = sqe_get(l);
 	if (!sqe)
@@ -749,7 +749,7 @@ static int uring_fileop(struct rl_loop *loop, struct rl_fileop *op)
 		io_uring_prep_fsync(sqe, op->fd, 0);
 		break;
 	case RL_FOP_CLOSE:
-		rl_filewrite_forget(&l->fw, op->fd);
+		rl_fileinline_forget(&l->fin, op->fd);
 		io_uring_prep_close(sqe, op->fd);
 		break;
 	case RL_FOP_RENAME:
@@ -872,8 +872,8 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 		c = (struct uconn *)op->conn;
 		c->inflight--;
 		if (op->kind == RL_FOP_OPEN)
-			rl_filewrite_forget(&l->fw,
-					    cqe->res); /* a new file under a reused number */
+			rl_fileinline_forget(&l->fin,
+					     cqe->res); /* a new file under a reused number */
 		rl_conn_fileop_done(op, cqe->res);
 		break;
 	}
@@ -935,7 +935,7 @@ static int loop_setup(struct uloop *l)
 		 cfg->buf_size);
 	if (l->base.srv->proto->on_fileop) {
 		setup_file_buffers(l);
-		rl_filewrite_init(&l->fw, !rl_ring_feature_off("inline-write"));
+		rl_fileinline_init(&l->fin, !rl_ring_feature_off("inline-write"));
 	}
 	return 0;
 }
@@ -984,11 +984,12 @@ static void *loop_main(void *arg)
 		rl_debug("loop %u: file buffers lent %llu times, all busy %llu times (heap used)",
 			 l->base.index, (unsigned long long)l->fixed.lent,
 			 (unsigned long long)l->fixed.missed);
-	if (l->fw.probes)
-		rl_debug("loop %u: file writes done inline %llu (%llu RWF_NOWAIT probes)",
-			 l->base.index, (unsigned long long)l->fw.inline_writes,
-			 (unsigned long long)l->fw.probes);
-	rl_filewrite_free(&l->fw);
+	if (l->fin.probes || l->fin.inline_meta)
+		rl_debug("loop %u: done inline: file writes %llu (%llu RWF_NOWAIT probes), "
+			 "creating opens, renames and unlinks %llu",
+			 l->base.index, (unsigned long long)l->fin.inline_writes,
+			 (unsigned long long)l->fin.probes, (unsigned long long)l->fin.inline_meta);
+	rl_fileinline_free(&l->fin);
 	if (l->r.overflows || l->r.submit_busy)
 		rl_debug("loop %u: CQ overflows %llu, submits that met a full CQ %llu",
 			 l->base.index, (unsigned long long)l->r.overflows,

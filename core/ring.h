@@ -54,8 +54,8 @@ int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries);
  * `feature`: the way to force an optional io_uring technique off (its fallback path is
  * then what runs; tests use it).  Features: lend (echo sends from the receive buffer),
  * sendto (udp replies as SEND with an address instead of SENDMSG),
- * inline-write (file writes through the ring even where the filesystem makes it punt them
- * to io-wq; filewrite.h).
+ * inline-write (file writes, creating opens, renames and unlinks through the ring even
+ * where the filesystem makes it punt them to io-wq; fileinline.h).
  */
 bool rl_ring_feature_off(const char *feature);
 
