@@ -20,7 +20,7 @@
 
 /* Registered buffers for file I/O, 8 MiB per loop: the 1 MiB read-ahead of about six
  * downloads at once (more use heap chunks).  The size is the file server's read and write
- * chunk (servers/file.c IO_CHUNK). */
+ * chunk (servers/file.h IO_CHUNK). */
 #define FILE_BUF_COUNT 32u
 #define FILE_BUF_SIZE  (256u * 1024u)
 
