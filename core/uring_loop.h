@@ -2,12 +2,8 @@
  * uring_loop.h - the io_uring engine's private header: what a loop (struct uloop) and a
  * connection (struct uconn) hold, the connection state bits, and the functions the
  * engine's files call in one another.  Only those files include it; protocols see
- * core/conn.h, never this.
- *
- *   engine_uring.c  the loop thread: ring set-up, the main loop, completion dispatch
- *   uring_conn.c    the data path: multishot recv, sends, lending, flush, starved re-arm
- *   uring_life.c    accept, close and settle, cancel, the tick (idle, linger, drain)
- *   uring_file.c    a protocol's file operations, registered file buffers
+ * core/conn.h, never this.  Which file does what: the top of engine_uring.c.  The
+ * prototypes below are grouped by the file that defines them.
  *
  * Every function here runs in the loop's own thread, on its own loop and connections.
  */
