@@ -187,7 +187,7 @@ static void conn_flush(struct eloop *l, struct econn *c)
 		l->lingering = true; /* on_timer cuts it off if the peer never reads */
 		if (!rl_sendq_bytes(&c->base.sq)) {
 			/* Unread input would turn close() into a reset that destroys replies
-			 * in flight: send FIN and drain first (see engine_uring.c). */
+			 * in flight: send FIN and drain first (see uring_life.c). */
 			if ((c->base.flags & RL_CONN_EOF) || !rl_socket_unread(c->fd)) {
 				conn_close(l, c);
 				return;

@@ -18,7 +18,7 @@ extern const struct rl_proto rl_proto_udp;
 /* chat.c: a multi-client chat room. */
 extern const struct rl_proto rl_proto_chat;
 
-/* file.c: file uploads and downloads under --root. */
+/* file.c, file_store.c: file uploads and downloads under --root. */
 extern const struct rl_proto rl_proto_file;
 
 #endif

@@ -1,0 +1,326 @@
+/*
+ * uring_conn.c - the io_uring engine's data path: how a connection's bytes come in and go
+ * out (the loop and the dispatch are in engine_uring.c; uring_loop.h has the state).
+ *
+ * What it shows: one multishot RECV per connection (IORING_RECV_MULTISHOT with
+ * IOSQE_BUFFER_SELECT) taking buffers from the loop's provided-buffer ring; each
+ * completion's buffer is handed to the protocol and recycled at once, or lent to the
+ * connection when the protocol echoes it (rl_conn_send_input: sent straight from the
+ * provided buffer, at most lend_max buffers out per loop).  At most one SEND (one
+ * segment) or SENDMSG (several) per connection in flight, fed from its ordered send
+ * queue; a short send resends the rest.  Once per loop turn the dirty connections are
+ * flushed into SQEs, which all go in the next io_uring_enter; a connection whose
+ * multishot ended with -ENOBUFS waits in a FIFO and is re-armed once buffers are back.
+ * Backpressure: past sendq_high bytes queued, the recv is cancelled (ASYNC_CANCEL) until
+ * the queue drains to half.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "server.h"
+#include "udata.h"
+#include "uring_loop.h"
+
+/* ---- lending ---- */
+
+/* Bytes a connection still has to send: the lent buffer's, then its queue's. */
+static size_t unsent(const struct uconn *c)
+{
+	return c->lent_len + rl_sendq_bytes(&c->base.sq);
+}
+
+/* Gives a connection's lent receive buffer back to the ring. */
+void ul_lend_return(struct uloop *l, struct uconn *c)
+{
+	if (!c->lent)
+		return;
+	assert(l->nlent > 0);
+	rl_bufring_recycle(&l->br, c->lent_bid);
+	c->lent = NULL;
+	c->lent_len = 0;
+	l->nlent--;
+}
+
+/*
+ * loop->send_input: keeps the receive buffer being delivered and sends `n` bytes of it
+ * as they are, when nothing else is queued or in flight on the connection (order) and
+ * fewer than lend_max buffers are out.  -EAGAIN: the caller copies them instead.
+ */
+int ul_send_input(struct rl_loop *loop, struct rl_conn *bc, const void *p, size_t n)
+{
+	struct uloop *l = (struct uloop *)loop;
+	struct uconn *c = (struct uconn *)bc;
+	const uint8_t *b = p;
+
+	if (c != l->in_conn || l->in_lent || !n || b < l->in_buf || b + n > l->in_buf + l->in_len ||
+	    l->nlent >= l->lend_max)
+		return -EAGAIN;
+	if (c->lent || (c->st & (US_SEND_BUSY | US_CLOSING | US_LINGER)) ||
+	    rl_sendq_bytes(&bc->sq) || (bc->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)))
+		return -EAGAIN;
+	c->lent = b;
+	c->lent_len = (uint32_t)n;
+	c->lent_bid = (uint16_t)l->in_bid;
+	l->in_lent = true;
+	l->nlent++;
+	l->base.stats.sent_in_place++;
+	rl_conn_mark_dirty(bc);
+	return 0;
+}
+
+/* ---- receive ---- */
+
+static bool wants_recv(const struct uconn *c)
+{
+	if (c->st & US_LINGER) /* draining the peer's last bytes before close */
+		return !(c->st & (US_CLOSING | US_STARVED | US_RECV_ARMED | US_RECV_CANCEL));
+	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED | US_DRAIN)) &&
+	       !(c->base.flags &
+		 (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF | RL_CONN_PAUSED));
+}
+
+void ul_arm_recv(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!wants_recv(c))
+		return;
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = BUFFER_GROUP;
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
+	c->inflight++;
+	c->st |= US_RECV_ARMED;
+}
+
+void ul_starved_remove(struct uloop *l, struct uconn *c)
+{
+	struct uconn **pp, *prev = NULL;
+
+	if (!(c->st & US_STARVED))
+		return;
+	for (pp = &l->starved_head; *pp; prev = *pp, pp = &(*pp)->starved_next) {
+		if (*pp == c) {
+			*pp = c->starved_next;
+			if (l->starved_tail == c)
+				l->starved_tail = prev;
+			break;
+		}
+	}
+	c->st &= ~US_STARVED;
+}
+
+/* ---- send and flush ---- */
+
+static void send_head(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+	int n;
+
+	assert(!(c->st & US_SEND_BUSY));
+	if (c->lent_len) {
+		sqe = ul_sqe_get(l);
+		if (!sqe)
+			return;
+		io_uring_prep_send(sqe, c->fd, c->lent, c->lent_len, MSG_NOSIGNAL);
+		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
+		c->inflight++;
+		c->st |= US_SEND_BUSY | US_SEND_LENT;
+		return;
+	}
+	n = rl_sendq_iov(&c->base.sq, c->iov, SEND_IOV_MAX);
+	if (!n)
+		return;
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	if (n == 1) {
+		io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		memset(&c->msg, 0, sizeof(c->msg));
+		c->msg.msg_iov = c->iov;
+		c->msg.msg_iovlen = (size_t)n;
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+	}
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
+	c->inflight++;
+	c->st |= US_SEND_BUSY;
+}
+
+/* Turns what protocols queued since the last turn into SQEs. */
+static void flush_list(struct uloop *l, struct rl_conn *bc)
+{
+	size_t high = l->base.srv->cfg.sendq_high;
+	struct rl_conn *next;
+	int ret;
+
+	for (; bc; bc = next) {
+		struct uconn *c = (struct uconn *)bc;
+
+		next = bc->dirty_next;
+		bc->flags &= ~RL_CONN_DIRTY;
+		if (c->st & (US_CLOSING | US_LINGER))
+			continue;
+		ret = rl_conn_run_deferred(bc);
+		if (ret < 0) {
+			ul_conn_fail(l, c, ret);
+			continue;
+		}
+		if ((bc->flags & RL_CONN_ABORT)) {
+			ul_conn_start_close(l, c);
+			continue;
+		}
+		if (rl_sendq_bytes(&bc->sq) >= high)
+			c->st |= US_PAUSED; /* the peer is not reading: stop reading it */
+		if ((bc->flags & RL_CONN_PAUSED) || (c->st & US_PAUSED)) {
+			if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
+				ul_submit_cancel(l, c, false);
+		} else {
+			ul_arm_recv(l, c); /* resumed, if it was paused */
+		}
+		if ((bc->flags & RL_CONN_CLOSE_AFTER) && !l->lingering &&
+		    ((c->st & US_SEND_BUSY) || unsent(c))) {
+			/* Closing once flushed: the tick cuts it off if the peer never reads. */
+			l->lingering = true;
+			ul_arm_tick(l);
+		}
+		if (c->st & US_SEND_BUSY)
+			continue; /* the send completion comes back here */
+		if (unsent(c))
+			send_head(l, c);
+		else if (bc->flags & RL_CONN_CLOSE_AFTER)
+			ul_conn_linger(l, c);
+	}
+}
+
+/* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
+void ul_flush_dirty(struct uloop *l)
+{
+	struct rl_conn *bc;
+
+	while ((bc = rl_loop_take_dirty(&l->base)))
+		flush_list(l, bc);
+}
+
+/* Re-arms connections whose recv ended with -ENOBUFS, now that buffers are back. */
+void ul_rearm_starved(struct uloop *l)
+{
+	unsigned budget = l->br.count;
+
+	while (l->starved_head && budget--) {
+		struct uconn *c = l->starved_head;
+
+		l->starved_head = c->starved_next;
+		if (!l->starved_head)
+			l->starved_tail = NULL;
+		c->st &= ~US_STARVED;
+		ul_arm_recv(l, c);
+	}
+}
+
+/* ---- completions ---- */
+
+void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int ret;
+
+	if (!more) {
+		c->st &= ~(US_RECV_ARMED | US_RECV_CANCEL);
+		c->inflight--;
+	}
+	if (cqe->res > 0) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *p =
+		    (cqe->flags & IORING_CQE_F_BUFFER) ? rl_bufring_take(&l->br, bid) : NULL;
+
+		if (!p) {
+			rl_err("io_uring: recv completion without a valid buffer (flags 0x%x)",
+			       cqe->flags);
+			ul_conn_fail(l, c, -EIO);
+			return;
+		}
+		l->in_lent = false;
+		if (c->st & US_LINGER) {
+			l->base.stats.discarded += (uint64_t)cqe->res;
+		} else if (!(c->st & US_CLOSING)) {
+			l->in_conn = c;
+			l->in_buf = p;
+			l->in_len = (size_t)cqe->res;
+			l->in_bid = bid;
+			ret = rl_conn_deliver(&c->base, p, (size_t)cqe->res, l->base.now_ns);
+			l->in_conn = NULL;
+			if (ret < 0)
+				ul_conn_fail(l, c, ret);
+		}
+		if (!l->in_lent) /* else it comes back when its send completes */
+			rl_bufring_recycle(&l->br, bid);
+	} else if (cqe->res == 0) {
+		if (c->st & US_LINGER)
+			ul_conn_start_close(l, c); /* the peer closed too: now close quietly */
+		else if (!(c->st & US_CLOSING))
+			rl_conn_eof(&c->base);
+	} else if (cqe->res == -ENOBUFS) {
+		l->base.stats.enobufs++;
+		if (!more && !(c->st & US_CLOSING) && !(c->st & US_STARVED)) {
+			c->st |= US_STARVED;
+			c->starved_next = NULL;
+			if (l->starved_tail)
+				l->starved_tail->starved_next = c;
+			else
+				l->starved_head = c;
+			l->starved_tail = c;
+		}
+	} else if (cqe->res != -ECANCELED) {
+		if (c->st & US_LINGER)
+			ul_conn_start_close(l, c);
+		else
+			ul_conn_fail(l, c, cqe->res);
+	}
+	if (!more && (c->st & US_DRAIN) && !(c->st & US_LINGER))
+		rl_conn_close(&c->base); /* stopping: all it read is answered; close after */
+	else if (!more)
+		ul_arm_recv(l, c); /* the multishot ended for a benign reason: keep reading */
+}
+
+void ul_on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
+{
+	bool lent = c->st & US_SEND_LENT;
+
+	assert(c->inflight > 0 && (c->st & US_SEND_BUSY));
+	c->inflight--;
+	c->st &= ~(US_SEND_BUSY | US_SEND_LENT);
+	if (lent) {
+		assert(c->lent && (cqe->res <= 0 || (uint32_t)cqe->res <= c->lent_len));
+		if (cqe->res > 0) {
+			c->lent += cqe->res;
+			c->lent_len -= (uint32_t)cqe->res;
+		}
+		if (cqe->res <= 0 || !c->lent_len)
+			ul_lend_return(l, c); /* all sent (a short send resends the rest) */
+	}
+	if (cqe->res <= 0) {
+		ul_conn_fail(l, c, cqe->res ? cqe->res : -EPIPE);
+		return;
+	}
+	if (!lent)
+		rl_sendq_consume(&c->base.sq, (size_t)cqe->res);
+	l->base.stats.bytes_out += (uint64_t)cqe->res;
+	c->base.last_active_ns = l->base.now_ns;
+	if (c->st & US_CLOSING)
+		return;
+	if ((c->st & US_PAUSED) && rl_sendq_bytes(&c->base.sq) <= l->base.srv->cfg.sendq_high / 2) {
+		c->st &= ~US_PAUSED;
+		ul_arm_recv(l, c);
+	}
+	if (!unsent(c))
+		rl_conn_sent(&c->base);
+	/* More queued, or a close waiting for the queue to empty: the flush decides. */
+	if (unsent(c) || (c->base.flags & RL_CONN_CLOSE_AFTER))
+		rl_conn_mark_dirty(&c->base);
+}

@@ -1,0 +1,383 @@
+/*
+ * uring_life.c - the io_uring engine's connection life cycle: accept, close, and the loop
+ * timer (the data path is in uring_conn.c, the loop in engine_uring.c).
+ *
+ * What it shows: one multishot ACCEPT per loop on its own listener; EMFILE/ENFILE make
+ * it back off 100 ms on the loop timer, and at --max-conns it pauses (or, with
+ * --evict-idle, closes the quietest connection instead).  A connection is ended with
+ * shutdown(2), which completes every request on it; ASYNC_CANCEL by fd only when that
+ * fails; then CLOSE through the ring, and it is freed once its last CQE is in (the
+ * connection counts the CQEs it is owed: ul_conn_settle).  A close with unread input first
+ * sends FIN (SHUTDOWN op) and reads until the peer closes: the lingering close.  The
+ * loop timer is a single TIMEOUT re-armed each tick: accept back-off, idle cut, line
+ * deadline, lingering deadline, and the drain when the server stops.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "server.h"
+#include "udata.h"
+#include "uring_loop.h"
+
+#define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
+#define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
+#define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
+
+/* ---- accept ---- */
+
+void ul_arm_accept(struct uloop *l)
+{
+	struct io_uring_sqe *sqe;
+
+	if (l->accept_armed || l->draining || l->accept_paused || l->backoff_until)
+		return;
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_multishot_accept(sqe, l->lfd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_ACCEPT));
+	l->accept_armed = true;
+}
+
+static void cancel_accept(struct uloop *l)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!l->accept_armed)
+		return;
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_cancel64(sqe, rl_udata(l, RL_OP_ACCEPT), 0);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_CANCEL));
+}
+
+/* ---- timer ---- */
+
+static uint64_t tick_interval(const struct uloop *l)
+{
+	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg), t = UINT64_MAX;
+
+	if (l->draining)
+		t = DRAIN_TICK_NS;
+	if (l->backoff_until && ACCEPT_BACKOFF_NS < t)
+		t = ACCEPT_BACKOFF_NS;
+	if (l->lingering && LINGER_TICK_NS < t)
+		t = LINGER_TICK_NS;
+	if (sweep && !l->draining && sweep < t)
+		t = sweep; /* idle timeout, line deadline */
+	return t;
+}
+
+void ul_arm_tick(struct uloop *l)
+{
+	struct io_uring_sqe *sqe;
+	uint64_t t = tick_interval(l);
+
+	if (l->tick_armed || t == UINT64_MAX)
+		return;
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	l->tick_ts.tv_sec = (long long)(t / RL_NSEC_PER_SEC);
+	l->tick_ts.tv_nsec = (long long)(t % RL_NSEC_PER_SEC);
+	io_uring_prep_timeout(sqe, &l->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_TICK));
+	l->tick_armed = true;
+}
+
+/* ---- cancel and close ---- */
+
+void ul_submit_cancel(struct uloop *l, struct uconn *c, bool all)
+{
+	struct io_uring_sqe *sqe = ul_sqe_get(l);
+
+	if (!sqe)
+		return;
+	if (all)
+		io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+	else
+		io_uring_prep_cancel64(sqe, rl_udata(c, RL_OP_RECV), 0);
+	if (!all)
+		c->st |= US_RECV_CANCEL;
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CANCEL));
+	c->inflight++;
+}
+
+void ul_conn_start_close(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->st & US_CLOSING)
+		return;
+	c->st |= US_CLOSING;
+	c->base.flags |= RL_CONN_ABORT; /* protocols' late sends are dropped */
+	ul_starved_remove(l, c);
+	if (c->inflight) {
+		/*
+		 * Ending the socket completes every request on it (the multishot recv with 0, a
+		 * send with -EPIPE) at the cost of one syscall.  An async cancel by fd would do
+		 * the same but walks every request in flight on the ring, which makes a wave of
+		 * idle cuts quadratic; it stays as the fallback (a socket already reset).
+		 */
+		if (shutdown(c->fd, SHUT_RDWR) < 0)
+			ul_submit_cancel(l, c, true);
+		return;
+	}
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_close(sqe, c->fd);
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
+	c->inflight++;
+	c->st |= US_CLOSE_SENT;
+}
+
+/* Called after every completion of `c`: close once idle, free after the close. */
+void ul_conn_settle(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!(c->st & US_CLOSING) || c->inflight)
+		return;
+	if (!(c->st & US_CLOSE_SENT)) {
+		sqe = ul_sqe_get(l);
+		if (!sqe)
+			return;
+		io_uring_prep_close(sqe, c->fd);
+		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
+		c->inflight++;
+		c->st |= US_CLOSE_SENT;
+		return;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->nlive--;
+	l->base.stats.closed++;
+	ul_lend_return(l, c); /* lent but never sent: the connection closed first */
+	rl_conn_release(&c->base);
+	free(c);
+	if (l->accept_paused && l->nlive < l->max_conns) {
+		l->accept_paused = false;
+		ul_arm_accept(l);
+	}
+}
+
+void ul_conn_fail(struct uloop *l, struct uconn *c, int err)
+{
+	if (!(c->st & US_CLOSING)) {
+		rl_stats_drop(&l->base.stats, err);
+		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
+			 strerror(-err));
+	}
+	ul_conn_start_close(l, c);
+}
+
+/*
+ * Closes a connection whose replies are all sent, without losing them: a close() with
+ * unread input in the socket makes the kernel send a reset, which discards replies still
+ * in flight.  When input is waiting: FIN first (shutdown SHUT_WR), then read and discard
+ * until the peer closes too, every byte sent is acknowledged (checked on the tick), or
+ * the close deadline passes -- the "lingering close".
+ */
+void ul_conn_linger(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((c->base.flags & RL_CONN_EOF) || !rl_socket_unread(c->fd)) {
+		/* Nothing unread: close() sends a plain FIN and loses nothing. */
+		ul_conn_start_close(l, c);
+		return;
+	}
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SHUTDOWN));
+	c->inflight++;
+	c->st |= US_LINGER;
+	c->st &= ~US_PAUSED;
+	if (!l->lingering) {
+		l->lingering = true;
+		ul_arm_tick(l);
+	}
+	ul_arm_recv(l, c);
+}
+
+/* ---- new connections, eviction ---- */
+
+static void conn_new(struct uloop *l, int fd)
+{
+	struct rl_server *srv = l->base.srv;
+	struct uconn *c = calloc(1, rl_conn_alloc_size(srv, sizeof(*c)));
+	int ret;
+
+	if (!c) {
+		close(fd);
+		l->base.stats.errors++;
+		return;
+	}
+	ret = rl_guard_admit(srv, &c->base, fd);
+	if (ret < 0) { /* --max-conns-per-source: closed at once */
+		close(fd);
+		free(c);
+		rl_guard_note_refused(srv, &l->base.stats, ret);
+		return;
+	}
+	c->fd = fd;
+	c->next = l->live;
+	if (l->live)
+		l->live->prev = c;
+	l->live = c;
+	l->nlive++;
+	l->base.stats.accepted++;
+	rl_server_tune_socket(srv, fd);
+	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->base.now_ns);
+	if (ret < 0) {
+		ul_conn_fail(l, c, ret);
+		ul_conn_settle(l, c);
+		return;
+	}
+	if (l->draining) {
+		/* Accepted as the server stopped: it gets what the protocol sends on open (a
+		 * greeting), then a polite close. */
+		c->st |= US_DRAIN;
+		rl_conn_close(&c->base);
+		return;
+	}
+	ul_arm_recv(l, c);
+}
+
+/* With --evict-idle: the connection to close when full (guard.h), or NULL. */
+static struct uconn *pick_victim(struct uloop *l, uint64_t *age)
+{
+	struct uconn *c, *best = NULL;
+	uint64_t a;
+
+	*age = 0;
+	if (!l->base.srv->cfg.evict_idle_ns)
+		return NULL;
+	for (c = l->live; c; c = c->next) {
+		a = (c->st & US_CLOSING)
+			? 0
+			: rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
+		if (a > *age) {
+			*age = a;
+			best = c;
+		}
+	}
+	return best;
+}
+
+void ul_on_accept(struct uloop *l, const struct rl_cqe *cqe)
+{
+	struct uconn *victim;
+	uint64_t age;
+
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		l->accept_armed = false;
+	if (cqe->res >= 0) {
+		victim = l->max_conns && l->nlive >= l->max_conns ? pick_victim(l, &age) : NULL;
+		if (victim) {
+			/* Full: the quietest connection makes room for this one. */
+			rl_guard_note_evict(l->base.srv, &l->base.stats, age);
+			ul_conn_start_close(l, victim);
+			conn_new(l, cqe->res);
+		} else if (l->max_conns && l->nlive >= l->max_conns) {
+			close(cqe->res);
+			l->base.stats.refused++;
+			l->accept_paused = true;
+			cancel_accept(l);
+		} else {
+			conn_new(l, cqe->res);
+		}
+	} else if (cqe->res == -EMFILE || cqe->res == -ENFILE || cqe->res == -ENOBUFS ||
+		   cqe->res == -ENOMEM) {
+		if (!l->backoff_until)
+			rl_debug("accept: %s with %u connections open; retrying in 100 ms",
+				 strerror(-cqe->res), l->nlive);
+		l->base.stats.accept_backoffs++;
+		l->backoff_until = l->base.now_ns + ACCEPT_BACKOFF_NS;
+		cancel_accept(l);
+		ul_arm_tick(l);
+	} else if (cqe->res != -ECANCELED) {
+		rl_debug("accept: %s", strerror(-cqe->res));
+	}
+	if (!l->accept_armed)
+		ul_arm_accept(l);
+}
+
+/* ---- drain and tick ---- */
+
+void ul_start_drain(struct uloop *l)
+{
+	struct uconn *c;
+
+	if (l->draining)
+		return;
+	l->draining = true;
+	l->drain_deadline = l->base.now_ns + l->base.srv->cfg.drain_timeout_ns;
+	cancel_accept(l);
+	/* Stop reading first; once a connection's recv has ended, every byte it read has
+	 * been answered, and it closes after those replies are sent. */
+	for (c = l->live; c; c = c->next) {
+		c->st |= US_DRAIN;
+		if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
+			ul_submit_cancel(l, c, false);
+		else if (!(c->st & US_RECV_ARMED))
+			rl_conn_close(&c->base);
+	}
+	ul_arm_tick(l);
+}
+
+void ul_on_tick(struct uloop *l)
+{
+	uint64_t idle = l->base.srv->cfg.idle_timeout_ns;
+	struct uconn *c, *next;
+
+	l->tick_armed = false;
+	l->lingering = false;
+	if (l->backoff_until && l->base.now_ns >= l->backoff_until) {
+		l->backoff_until = 0;
+		ul_arm_accept(l);
+	}
+	if (l->accept_paused && l->base.srv->cfg.evict_idle_ns) {
+		l->accept_paused = false; /* full: look again for a connection to evict */
+		ul_arm_accept(l);
+	}
+	for (c = l->live; c; c = next) {
+		next = c->next;
+		if (c->st & US_CLOSING)
+			continue;
+		if ((c->st & US_LINGER) && !rl_socket_unacked(c->fd)) {
+			ul_conn_start_close(l, c); /* the peer has every byte: stop lingering */
+			continue;
+		}
+		if (l->draining && l->base.now_ns >= l->drain_deadline) {
+			ul_conn_start_close(l, c);
+		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
+			if (l->base.now_ns < c->base.close_deadline_ns) {
+				l->lingering = true;
+				continue;
+			}
+			rl_debug("connection %llu did not read its last replies in time",
+				 (unsigned long long)c->base.id);
+			l->base.stats.idle_closed++;
+			ul_conn_start_close(l, c);
+		} else if (!l->draining && rl_guard_line_expired(&c->base, l->base.now_ns)) {
+			rl_guard_line_cut(&c->base, &l->base.stats); /* error line, then close */
+		} else if (idle && l->base.now_ns - c->base.last_active_ns >= idle) {
+			l->base.stats.idle_closed++;
+			ul_conn_start_close(l, c);
+		}
+	}
+	ul_arm_tick(l);
+}
