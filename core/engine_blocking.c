@@ -34,7 +34,6 @@
 #define READ_BUF_SIZE	  (64u * 1024u)
 #define THREAD_STACK	  (256u * 1024u)
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
-#define SEND_IOV_MAX	  16
 #define SEND_SLICE_NS	  (100 * RL_NSEC_PER_MSEC)
 
 struct bconn {
@@ -70,12 +69,12 @@ struct bstate {
 /* Sends the whole queue, however many calls it takes.  Returns 0 or -errno. */
 static int send_all(struct bconn *c, struct rl_stats *st)
 {
-	struct iovec iov[SEND_IOV_MAX];
+	struct iovec iov[RL_SENDQ_IOV_MAX];
 	struct msghdr msg = {.msg_iov = iov};
 	ssize_t n;
 
 	while (rl_sendq_bytes(&c->base.sq)) {
-		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, SEND_IOV_MAX);
+		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, RL_SENDQ_IOV_MAX);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -182,7 +181,7 @@ static void *writer_main(void *arg)
 	struct bconn *c = arg;
 	struct rl_conn_sync *sy = c->base.sync;
 	const struct rl_server_config *cfg = &c->s->srv->cfg;
-	struct iovec iov[SEND_IOV_MAX];
+	struct iovec iov[RL_SENDQ_IOV_MAX];
 	struct msghdr msg = {.msg_iov = iov};
 	uint64_t deadline = 0;
 	ssize_t n;
@@ -196,7 +195,7 @@ static void *writer_main(void *arg)
 			break;
 		if ((c->base.flags & RL_CONN_CLOSE_AFTER) && !deadline)
 			deadline = rl_now_ns() + cfg->drain_timeout_ns;
-		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, SEND_IOV_MAX);
+		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, RL_SENDQ_IOV_MAX);
 		pthread_mutex_unlock(&sy->mu);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		pthread_mutex_lock(&sy->mu);

@@ -28,7 +28,6 @@
 #define READ_BUF_SIZE	  (64u * 1024u)
 #define MAX_EVENTS	  512
 #define ACCEPT_BATCH	  64
-#define WRITE_IOV_MAX	  16
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
 #define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
 #define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
@@ -134,12 +133,12 @@ static void conn_fail(struct eloop *l, struct econn *c, int err)
 /* Writes as much of the send queue as the socket takes.  Returns 0 or -errno. */
 static int conn_write(struct eloop *l, struct econn *c)
 {
-	struct iovec iov[WRITE_IOV_MAX];
+	struct iovec iov[RL_SENDQ_IOV_MAX];
 	struct msghdr msg = {.msg_iov = iov};
 	ssize_t n;
 
 	while (rl_sendq_bytes(&c->base.sq)) {
-		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, WRITE_IOV_MAX);
+		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, RL_SENDQ_IOV_MAX);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)

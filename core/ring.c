@@ -4,6 +4,7 @@
 #include "ring.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries)
 	r->bcap = p.cq_entries;
 	r->setup_flags = p.flags;
 	r->features = p.features;
+	r->scratch_ok =
+	    (r->features & IORING_FEAT_SUBMIT_STABLE) && !rl_ring_feature_off("scratch");
 	r->sq_entries = p.sq_entries;
 	r->cq_entries = p.cq_entries;
 	/* A registered ring fd saves an fd lookup on every io_uring_enter (5.18+). */
@@ -111,6 +114,9 @@ void rl_ring_exit(struct rl_ring *r)
 	io_uring_queue_exit(&r->ring);
 	free(r->backlog);
 	r->backlog = NULL;
+	free(r->scratch);
+	r->scratch = NULL;
+	r->scratch_used = 0;
 	r->blen = r->bhead = r->bcap = 0;
 }
 
@@ -213,6 +219,28 @@ struct io_uring_sqe *rl_ring_sqe(struct rl_ring *r)
 		sqe = io_uring_get_sqe(&r->ring);
 	}
 	return sqe;
+}
+
+void *rl_ring_scratch(struct rl_ring *r, size_t n)
+{
+	const size_t align = _Alignof(max_align_t);
+	void *p;
+
+	n = (n + align - 1) & ~(align - 1);
+	if (!r->scratch_ok || n > RL_RING_SCRATCH)
+		return NULL;
+	if (!r->scratch && !(r->scratch = malloc(RL_RING_SCRATCH)))
+		return NULL;
+	if (!io_uring_sq_ready(&r->ring))
+		r->scratch_used = 0; /* the kernel has taken every SQE that pointed here */
+	if (r->scratch_used + n > RL_RING_SCRATCH) {
+		if (submit_once(r) < 0 || io_uring_sq_ready(&r->ring))
+			return NULL;
+		r->scratch_used = 0;
+	}
+	p = r->scratch + r->scratch_used;
+	r->scratch_used += n;
+	return p;
 }
 
 int rl_ring_submit_wait(struct rl_ring *r, unsigned wait_nr, uint64_t timeout_ns)

@@ -40,7 +40,13 @@ struct rl_ring {
 	unsigned bcap;
 	uint64_t overflows;   /* CQEs the kernel had to hold in its overflow list */
 	uint64_t submit_busy; /* times submit answered -EBUSY and we reaped first */
+	uint8_t *scratch;     /* rl_ring_scratch(): RL_RING_SCRATCH bytes, allocated on use */
+	size_t scratch_used;
+	bool scratch_ok; /* the kernel guarantees stable submission, and it is not forced off */
 };
+
+/* Bytes of submit-stable scratch per ring: about 60 sends of 64 iovecs between submits. */
+#define RL_RING_SCRATCH (64u * 1024u)
 
 /*
  * Creates a ring of `sq_entries` SQEs and `cq_entries` CQEs (0: 8 x SQ) in the calling
@@ -50,12 +56,26 @@ struct rl_ring {
 int rl_ring_init(struct rl_ring *r, unsigned sq_entries, unsigned cq_entries);
 
 /*
+ * `n` bytes (aligned for any type, n <= RL_RING_SCRATCH) for what an SQE points at and the
+ * kernel copies when it takes the SQE: a SENDMSG's msghdr and iovecs.  Since 5.5
+ * (IORING_FEAT_SUBMIT_STABLE) nothing an SQE points at for that purpose is read after its
+ * submission, so one area per ring, reused once everything prepared from it has been
+ * submitted, replaces a msghdr and an iovec array in every connection.  Valid until the
+ * next submit; when the area is full, submits what is prepared to reuse it, so take it
+ * before the SQE that will point at it.  Owned by the ring.  Returns NULL when the kernel
+ * lacks the guarantee, RINGLAB_URING_OFF names "scratch", or on -ENOMEM or a failed
+ * submit: then point the SQE at nothing that must outlive this call.
+ */
+void *rl_ring_scratch(struct rl_ring *r, size_t n);
+
+/*
  * True when the environment variable RINGLAB_URING_OFF, a comma-separated list, names
  * `feature`: the way to force an optional io_uring technique off (its fallback path is
  * then what runs; tests use it).  Features: lend (echo sends from the receive buffer),
  * sendto (udp replies as SEND with an address instead of SENDMSG),
  * inline-write (file writes, creating opens, renames and unlinks through the ring even
- * where the filesystem makes it punt them to io-wq; fileinline.h).
+ * where the filesystem makes it punt them to io-wq; fileinline.h), scratch (no
+ * rl_ring_scratch(): a TCP send carries one send-queue chunk, as on a kernel before 5.5).
  */
 bool rl_ring_feature_off(const char *feature);
 

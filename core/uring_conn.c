@@ -119,6 +119,8 @@ void ul_starved_remove(struct uloop *l, struct uconn *c)
 
 static void send_head(struct uloop *l, struct uconn *c)
 {
+	struct iovec iov[RL_SENDQ_IOV_MAX];
+	struct msghdr *msg = NULL;
 	struct io_uring_sqe *sqe;
 	int n;
 
@@ -133,20 +135,28 @@ static void send_head(struct uloop *l, struct uconn *c)
 		c->st |= US_SEND_BUSY | US_SEND_LENT;
 		return;
 	}
-	n = rl_sendq_iov(&c->base.sq, c->iov, SEND_IOV_MAX);
+	n = rl_sendq_iov(&c->base.sq, iov, RL_SENDQ_IOV_MAX);
 	if (!n)
 		return;
+	if (n > 1) {
+		/* The kernel copies a SENDMSG's msghdr and iovecs when it takes the SQE, so they
+		 * live in the ring's scratch until the submit, not in every connection.  Taken
+		 * before the SQE: making room may submit, which must not send an empty SQE. */
+		msg = rl_ring_scratch(&l->r, sizeof(*msg) + (size_t)n * sizeof(iov[0]));
+		if (msg) {
+			memset(msg, 0, sizeof(*msg));
+			msg->msg_iov = (struct iovec *)(msg + 1);
+			memcpy(msg->msg_iov, iov, (size_t)n * sizeof(iov[0]));
+			msg->msg_iovlen = (size_t)n;
+		}
+	}
 	sqe = ul_sqe_get(l);
 	if (!sqe)
 		return;
-	if (n == 1) {
-		io_uring_prep_send(sqe, c->fd, c->iov[0].iov_base, c->iov[0].iov_len, MSG_NOSIGNAL);
-	} else {
-		memset(&c->msg, 0, sizeof(c->msg));
-		c->msg.msg_iov = c->iov;
-		c->msg.msg_iovlen = (size_t)n;
-		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
-	}
+	if (msg) /* else one chunk: a kernel without stable submission sends the rest next */
+		io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
+	else
+		io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 	c->inflight++;
 	c->st |= US_SEND_BUSY;

@@ -23,7 +23,6 @@
 #include "log.h"
 #include "ring.h"
 
-#define SEND_IOV_MAX 8
 #define BUFFER_GROUP 0
 
 enum {
@@ -52,8 +51,7 @@ struct uconn {
 	const uint8_t *lent;
 	uint32_t lent_len;
 	uint16_t lent_bid;
-	struct msghdr msg;
-	struct iovec iov[SEND_IOV_MAX];
+	/* No msghdr or iovecs here: a send's live in the ring's scratch (uring_conn.c). */
 };
 
 struct uloop {
