@@ -23,7 +23,7 @@
 #include "worker.h"
 
 struct lg_mode_ops {
-	const char *name;
+	const char *name; /* for the debug log */
 	/* SOCK_STREAM or SOCK_DGRAM: the type of every connection's socket. */
 	int sock_type;
 	/* Optional: the receive buffers wanted (bsize bytes each, bcount of them) in place

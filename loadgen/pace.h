@@ -41,7 +41,8 @@ int lg_pace_wake(struct lg_worker *w, struct lg_conn *c, uint64_t t);
 /* c no longer waits for a time. */
 void lg_pace_cancel(struct lg_worker *w, struct lg_conn *c);
 
-/* One step of splitmix64 on the state *s: a well mixed 64-bit value. */
+/* One step of splitmix64 on the state *s: a well mixed 64-bit value (the phases here, and
+ * each connection's protocol seed in worker.c). */
 uint64_t lg_pace_mix(uint64_t *s);
 
 #endif

@@ -134,8 +134,8 @@ static int setup_ring(struct lg_worker *w)
 		return ret;
 	}
 	w->br_up = true;
-	rl_debug("thread %u: %u connections, %u receive buffers of %u bytes", w->index, w->nconns,
-		 bcount, bsize);
+	rl_debug("thread %u: %u connections (%s mode), %u receive buffers of %u bytes", w->index,
+		 w->nconns, w->mode->name, bcount, bsize);
 	return 0;
 }
 
