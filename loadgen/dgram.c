@@ -1,6 +1,6 @@
 /*
- * dgram.c - the datagram data path (lg_proto.datagram, e.g. udp): one connected UDP
- * socket per connection, one datagram per request, replies matched by sequence number.
+ * dgram.c - the datagram mode (lg_mode_dgram; lg_proto.datagram, e.g. udp): one connected
+ * UDP socket per connection, one datagram per request, replies matched by sequence number.
  *
  * Each socket numbers its datagrams 0, 1, 2, ...; `issued` is the next number, `replied`
  * the lowest one still unresolved (the window base), and at most --pipeline datagrams are
@@ -11,27 +11,86 @@
  * multishot recv per socket on the worker's provided-buffer ring: each completion is one
  * datagram.
  *
- * A reply resolves its datagram (RTT recorded: corrected from the intended send time, and
- * uncorrected from the actual one in an open loop).  A datagram with no reply within
+ * A reply resolves its datagram (RTT recorded, record.h: corrected from the intended send
+ * time, and uncorrected from the actual one in an open loop).  A datagram with no reply within
  * --timeout is counted lost and resolved (found by the periodic sweep), so a lost reply
  * never stalls a socket for longer than --timeout.  Also counted, never fatal: replies
  * arriving after a reply to a later datagram (reordered), second replies (duplicates,
  * recognised over the last LG_DG_HISTORY numbers) and replies to datagrams already
  * counted lost (late).  A reply whose bytes differ from what was sent (or, with
- * --reply-any/--expect, from the fixed text) is a mismatch and drops the socket.
+ * --reply-any/--expect, from the fixed text) is a mismatch and drops the socket.  A
+ * request slot's mark says whether its datagram is pending, answered or lost; the
+ * answered bits of the last LG_DG_HISTORY numbers and the highest number answered are the
+ * mode's own state, per socket.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
-#include "log.h"
+#include "lg_mode.h"
+#include "pace.h"
+#include "record.h"
 #include "udata.h"
-#include "worker.h"
 
 #define HEADER 16u
 
-static bool open_loop(const struct lg_worker *w)
+/* Answered bits kept per socket: duplicates are told from late replies this far back. */
+#define LG_DG_HISTORY 8192u
+
+/* What a request slot's mark says of its datagram. */
+enum { LG_DG_PENDING = 0, LG_DG_ANSWERED, LG_DG_LOST };
+
+/* The mode's state, per socket (indexed like the worker's conns[]). */
+struct dgram_state {
+	uint64_t *bits;	    /* LG_DG_HISTORY answered bits per socket */
+	uint64_t *max_seen; /* highest sequence number answered + 1 */
+};
+
+static struct dgram_state *state(const struct lg_worker *w)
 {
-	return w->period_ns > 0;
+	return w->mode_state;
+}
+
+/* One datagram per buffer; one byte more than expected shows an oversized one. */
+static void recv_buffers(const struct lg_worker *w, uint64_t *bsize, uint64_t *bcount)
+{
+	const struct lg_config *cfg = w->cfg;
+	uint64_t dmax =
+	    cfg->params.size > cfg->params.expect_len ? cfg->params.size : cfg->params.expect_len;
+
+	*bsize = dmax + 1 < 2048 ? 2048 : dmax + 1;
+	*bcount = (uint64_t)w->nconns * cfg->pipeline;
+}
+
+/* A datagram per window slot, built in place (the budget is checked by cli.c). */
+static uint64_t send_buffer(const struct lg_worker *w)
+{
+	return w->cfg->params.size * (w->slot_mask + 1);
+}
+
+static int setup(struct lg_worker *w)
+{
+	struct dgram_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return -ENOMEM;
+	w->mode_state = st;
+	st->bits = calloc((size_t)w->nconns * (LG_DG_HISTORY / 64), sizeof(uint64_t));
+	st->max_seen = calloc(w->nconns, sizeof(uint64_t));
+	return st->bits && st->max_seen ? 0 : -ENOMEM;
+}
+
+static void teardown(struct lg_worker *w)
+{
+	struct dgram_state *st = state(w);
+
+	if (st) {
+		free(st->bits);
+		free(st->max_seen);
+	}
+	free(st);
+	w->mode_state = NULL;
 }
 
 static void put64(uint8_t *p, uint64_t v)
@@ -52,30 +111,27 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
-static void bit_set(struct lg_conn *c, uint64_t seq, bool on)
+/* c's answered bits. */
+static uint64_t *bits_of(const struct lg_worker *w, const struct lg_conn *c)
+{
+	return state(w)->bits + (size_t)lg_conn_index(w, c) * (LG_DG_HISTORY / 64);
+}
+
+static void bit_set(uint64_t *bits, uint64_t seq, bool on)
 {
 	uint64_t b = seq % LG_DG_HISTORY, m = 1ull << (b % 64);
 
 	if (on)
-		c->dg_bits[b / 64] |= m;
+		bits[b / 64] |= m;
 	else
-		c->dg_bits[b / 64] &= ~m;
+		bits[b / 64] &= ~m;
 }
 
-static bool bit_get(const struct lg_conn *c, uint64_t seq)
+static bool bit_get(const uint64_t *bits, uint64_t seq)
 {
 	uint64_t b = seq % LG_DG_HISTORY;
 
-	return (c->dg_bits[b / 64] >> (b % 64)) & 1;
-}
-
-void lg_dgram_start(struct lg_worker *w, struct lg_conn *c)
-{
-	lg_traffic_arm_recv(w, c);
-	if (open_loop(w)) {
-		c->sched_t0 = w->now + lg_conn_phase_ns(w, c);
-	}
-	lg_dgram_issue(w, c);
+	return (bits[b / 64] >> (b % 64)) & 1;
 }
 
 /* Builds datagram `seq` in its slot of the send buffer and queues its send. */
@@ -91,8 +147,8 @@ static bool send_one(struct lg_worker *w, struct lg_conn *c, uint64_t seq, uint6
 		return false;
 	s->intended = intended;
 	s->sent = w->now;
-	s->dg = LG_DG_PENDING;
-	bit_set(c, seq, false);
+	s->mark = LG_DG_PENDING;
+	bit_set(bits_of(w, c), seq, false);
 	put64(buf, seq);
 	put64(buf + 8, w->now);
 	cfg->proto->request_produce(c->pstate, seq, HEADER, buf + HEADER, size - HEADER);
@@ -105,15 +161,16 @@ static bool send_one(struct lg_worker *w, struct lg_conn *c, uint64_t seq, uint6
 	return true;
 }
 
-void lg_dgram_issue(struct lg_worker *w, struct lg_conn *c)
+/* Releases datagrams that may go now and sends them (one SQE each). */
+static void issue(struct lg_worker *w, struct lg_conn *c)
 {
 	uint64_t k = w->cfg->pipeline, t = w->now;
 
 	if (c->state != LC_OPEN)
 		return;
 	while (c->issued - c->replied < k) {
-		if (open_loop(w)) {
-			t = c->sched_t0 + (uint64_t)((double)c->issued * w->period_ns);
+		if (lg_pace_open(w)) {
+			t = lg_pace_at(w, c, c->issued);
 			if (t > w->now)
 				break;
 		}
@@ -121,70 +178,65 @@ void lg_dgram_issue(struct lg_worker *w, struct lg_conn *c)
 			return;
 		c->issued++;
 	}
-	if (!open_loop(w))
+	if (!lg_pace_open(w))
 		return;
-	if (c->issued - c->replied < k) {
-		if (!lg_sched_queued(&c->sched) || c->sched.key != t)
-			lg_sched_push(&w->sched, &c->sched, t);
-	} else {
-		lg_sched_remove(&w->sched, &c->sched);
-	}
+	if (c->issued - c->replied < k)
+		lg_pace_wake(w, c, t);
+	else
+		lg_pace_cancel(w, c);
 }
 
-void lg_dgram_on_send(struct lg_worker *w, struct lg_conn *c, const struct rl_cqe *cqe)
+/* The socket c is connected: arms its recv and starts sending. */
+static void start(struct lg_worker *w, struct lg_conn *c)
 {
-	c->inflight--;
+	lg_conn_arm_recv(w, c);
+	lg_pace_start(w, c);
+	issue(w, c);
+}
+
+/* A datagram's send completed (the worker has counted it off c->inflight). */
+static void on_send(struct lg_worker *w, struct lg_conn *c, const struct rl_cqe *cqe)
+{
 	if (c->state != LC_OPEN)
 		return;
 	if (cqe->res < 0) {
 		lg_conn_fail(w, c, cqe->res == -ECONNREFUSED ? LG_ERR_RESET : LG_ERR_IO, cqe->res);
 		return;
 	}
-	w->cur.bytes_out += (uint64_t)cqe->res;
-	if (w->in_window)
-		w->bytes_out += (uint64_t)cqe->res;
+	lg_record_bytes_out(w, (uint64_t)cqe->res);
 }
 
 /* Moves the window base over resolved datagrams and lets new ones go. */
 static void advance(struct lg_worker *w, struct lg_conn *c)
 {
-	while (c->replied < c->issued && c->slots[c->replied & w->slot_mask].dg != LG_DG_PENDING)
+	while (c->replied < c->issued && c->slots[c->replied & w->slot_mask].mark != LG_DG_PENDING)
 		c->replied++;
-	lg_dgram_issue(w, c);
+	issue(w, c);
 }
 
 static void answer(struct lg_worker *w, struct lg_conn *c, uint64_t seq)
 {
 	struct lg_slot *s = &c->slots[seq & w->slot_mask];
-	int64_t rtt = (int64_t)(w->now - s->intended);
+	uint64_t *max_seen = &state(w)->max_seen[lg_conn_index(w, c)];
 
-	s->dg = LG_DG_ANSWERED;
-	bit_set(c, seq, true);
-	rl_hist_record(&w->cur.hist, rtt);
-	w->cur.requests++;
+	s->mark = LG_DG_ANSWERED;
+	bit_set(bits_of(w, c), seq, true);
+	lg_record_reply(w, s->intended, s->sent);
 	if (w->in_window) {
-		w->requests++;
 		w->dg.answered++;
-		rl_hist_record(&w->hist_c, rtt);
-		if (open_loop(w))
-			rl_hist_record(&w->hist_u, (int64_t)(w->now - s->sent));
-		if (seq + 1 < c->max_seen)
+		if (seq + 1 < *max_seen)
 			w->dg.reordered++;
 	}
-	if (seq + 1 > c->max_seen)
-		c->max_seen = seq + 1;
+	if (seq + 1 > *max_seen)
+		*max_seen = seq + 1;
 }
 
 static void mismatch(struct lg_worker *w, struct lg_conn *c, uint64_t seq, uint64_t off,
 		     int expected, int got)
 {
 	struct lg_mismatch mm = {.offset = off, .expected = expected, .got = got};
-	uint64_t keep = c->replied;
 
-	c->replied = seq; /* the report names the datagram */
-	lg_traffic_report_mismatch(w, c, &mm);
-	c->replied = keep;
-	lg_conn_fail(w, c, LG_ERR_MISMATCH, -EBADMSG);
+	lg_conn_mismatch(w, c, seq, &mm);
 }
 
 /* --reply-any / --expect: the reply is fixed text; it answers the oldest pending one. */
@@ -204,7 +256,7 @@ static void on_fixed_reply(struct lg_worker *w, struct lg_conn *c, const uint8_t
 		}
 	}
 	for (seq = c->replied; seq < c->issued; seq++)
-		if (c->slots[seq & w->slot_mask].dg == LG_DG_PENDING)
+		if (c->slots[seq & w->slot_mask].mark == LG_DG_PENDING)
 			break;
 	if (seq == c->issued) {
 		if (w->in_window)
@@ -215,7 +267,8 @@ static void on_fixed_reply(struct lg_worker *w, struct lg_conn *c, const uint8_t
 	advance(w, c);
 }
 
-void lg_dgram_on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t n)
+/* Handles one received datagram of n bytes at p. */
+static void on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t n)
 {
 	const struct lg_config *cfg = w->cfg;
 	struct lg_mismatch mm;
@@ -237,8 +290,8 @@ void lg_dgram_on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t 
 		return;
 	}
 	s = &c->slots[seq & w->slot_mask];
-	if (seq < c->replied || s->dg != LG_DG_PENDING) {
-		bool dup = c->issued - seq <= LG_DG_HISTORY && bit_get(c, seq);
+	if (seq < c->replied || s->mark != LG_DG_PENDING) {
+		bool dup = c->issued - seq <= LG_DG_HISTORY && bit_get(bits_of(w, c), seq);
 
 		if (w->in_window) {
 			if (dup)
@@ -265,7 +318,16 @@ void lg_dgram_on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t 
 	advance(w, c);
 }
 
-void lg_dgram_sweep(struct lg_worker *w, struct lg_conn *c)
+/* An empty datagram arrived (recv returned 0). */
+static void on_empty(struct lg_worker *w, struct lg_conn *c)
+{
+	static const uint8_t nothing[1];
+
+	on_datagram(w, c, nothing, 0);
+}
+
+/* Counts datagrams unanswered for --timeout as lost and moves the window on. */
+static void sweep(struct lg_worker *w, struct lg_conn *c)
 {
 	uint64_t seq, timeout = w->cfg->timeout_ns;
 	bool any = false;
@@ -273,9 +335,9 @@ void lg_dgram_sweep(struct lg_worker *w, struct lg_conn *c)
 	for (seq = c->replied; seq < c->issued; seq++) {
 		struct lg_slot *s = &c->slots[seq & w->slot_mask];
 
-		if (s->dg != LG_DG_PENDING || w->now - s->sent < timeout)
+		if (s->mark != LG_DG_PENDING || w->now - s->sent < timeout)
 			continue;
-		s->dg = LG_DG_LOST;
+		s->mark = LG_DG_LOST;
 		any = true;
 		if (w->in_window)
 			w->dg.lost++;
@@ -283,3 +345,18 @@ void lg_dgram_sweep(struct lg_worker *w, struct lg_conn *c)
 	if (any)
 		advance(w, c);
 }
+
+const struct lg_mode_ops lg_mode_dgram = {
+    .name = "dgram",
+    .sock_type = SOCK_DGRAM,
+    .recv_buffers = recv_buffers,
+    .send_buffer = send_buffer,
+    .setup = setup,
+    .teardown = teardown,
+    .connected = start,
+    .on_bytes = on_datagram,
+    .on_eof = on_empty,
+    .on_send = on_send,
+    .timer = issue,
+    .sweep = sweep,
+};

@@ -1,6 +1,6 @@
 /*
- * json_read.h - a small JSON reader for ringlab-load's own documents (merge.c reads the
- * --json files of shards back).
+ * json_read.h - a small JSON reader for ringlab-load's own documents (merge_input.c
+ * reads the --json files of shards back).
  *
  * The whole text is parsed into a tree; every node and string is malloc'ed and freed with
  * lg_jval_free().  Numbers keep their double value and, when written as a non-negative

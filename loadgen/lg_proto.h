@@ -1,9 +1,9 @@
 /*
  * lg_proto.h - what a client protocol is to ringlab-load: requests out, replies checked.
  *
- * The engine (worker.c, traffic.c) owns sockets, the ring, buffers, schedules and clocks;
- * a protocol only says what bytes request i carries and whether the bytes that came back
- * are the right reply to it.  Requests are numbered 0, 1, 2, ... per connection and the
+ * The engine (worker.c and its modes) owns sockets, the ring, buffers, schedules and
+ * clocks; a protocol only says what bytes request i carries and whether the bytes that came
+ * back are the right reply to it.  Requests are numbered 0, 1, 2, ... per connection and the
  * replies are expected in the same order (pipelining keeps up to --pipeline requests in
  * flight).  Every callback is called from the one thread that owns the connection, so a
  * protocol needs no locking; none of them may block or allocate per request.
@@ -12,11 +12,12 @@
  * engine): conn_init() once before the connection is opened, then any number of
  * request_len()/request_produce()/reply_verify()/reply_done() calls, then conn_fini().
  *
- * The protocols differ in shape, and three flags below pick the engine's mode for them:
- * greeting has request_len() == 0 and one reply per connection (conn_per_request, cycle.c);
- * udp sends datagrams (datagram, dgram.c); chat verifies broadcast lines (broadcast,
- * chatpath.c); echo and file use the plain stream path (traffic.c).  The slowloris
- * attacker and `merge` are not protocols: main.c hands them their own entry points.
+ * The protocols differ in shape, and three flags below pick the engine's mode for them
+ * (lg_mode.h; worker.c reads the flags once, at setup): greeting has request_len() == 0
+ * and one reply per connection (conn_per_request, cycle.c); udp sends datagrams
+ * (datagram, dgram.c); chat verifies broadcast lines (broadcast, chatpath.c); echo and
+ * file use the plain stream mode (traffic.c).  The slowloris attacker and `merge` are not
+ * protocols: main.c hands them their own entry points.
  */
 #ifndef RL_LG_PROTO_H
 #define RL_LG_PROTO_H

@@ -10,13 +10,16 @@
  * distinct shards; their windows should overlap: a start spread above --max-skew is
  * warned about, windows that do not overlap at all fail the merge.  Rates divide the
  * summed counts by the mean window length of the shards.
+ *
+ * The inputs are read, decoded and checked against each other by merge_input.c; this file
+ * adds them up (aligning the per-second intervals), prints the per-shard table and the
+ * merged report and writes --json/--hgrm/--log.
  */
 #include "merge.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,374 +29,20 @@
 #include "json.h"
 #include "json_read.h"
 #include "load.h"
+#include "merge_input.h"
 #include "report.h"
-#include "shard.h"
 #include "stats.h"
 #include "units.h"
 
-#define INPUT_MAX	(256u * 1024u * 1024u)
 #define DEFAULT_SKEW_NS (1 * RL_NSEC_PER_SEC)
 #define MAX_SLOTS	(7 * 24 * 3600)
 #define MAX_INPUTS	4096
-
-/* One input file, reduced to what the merge needs. */
-struct shard_in {
-	const char *path;
-	char host[96];
-	unsigned index, count; /* 0 of 1 when unsharded */
-	bool is_log;
-	struct lg_jval *doc; /* JSON input */
-	int exit_status;
-	double start, end; /* window, Unix seconds */
-	struct rl_hist hc, hu, hconn, httfb;
-	bool have_u, have_conn;
-	/* per-second intervals: absolute start and histogram */
-	size_t niv;
-	double *iv_start, *iv_len;
-	struct rl_hist *iv_hist;
-};
 
 struct merge_opts {
 	const char *json, *hgrm, *log;
 	uint64_t max_skew_ns;
 	bool quiet;
 };
-
-__attribute__((format(printf, 2, 3))) static int input_error(const char *path, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "ringlab-load merge: %s: ", path);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return -EINVAL;
-}
-
-static int decode_into(const char *path, const char *what, const char *b64, struct rl_hist *h)
-{
-	char msg[96];
-
-	if (!b64) {
-		snprintf(msg, sizeof(msg), "%s", what);
-		return input_error(path,
-				   "no encoded %s histogram (not a --json of a "
-				   "ringlab-load that writes them?)",
-				   msg);
-	}
-	if (rl_hist_decode(b64, h)) {
-		snprintf(msg, sizeof(msg), "%s", what);
-		return input_error(path, "the %s histogram does not decode (corrupt file)", msg);
-	}
-	return 0;
-}
-
-static int add_interval(struct shard_in *s, double start, double len, const char *b64)
-{
-	size_t n = s->niv + 1;
-	double *st = realloc(s->iv_start, n * sizeof(*st)), *ln;
-	struct rl_hist *h;
-
-	if (!st)
-		return -ENOMEM;
-	s->iv_start = st;
-	ln = realloc(s->iv_len, n * sizeof(*ln));
-	if (!ln)
-		return -ENOMEM;
-	s->iv_len = ln;
-	h = realloc(s->iv_hist, n * sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	s->iv_hist = h;
-	memset(&h[s->niv], 0, sizeof(*h));
-	if (rl_hist_decode(b64, &h[s->niv]))
-		return input_error(s->path, "an interval histogram does not decode (%s)",
-				   "corrupt file");
-	st[s->niv] = start;
-	ln[s->niv] = len;
-	s->niv = n;
-	return 0;
-}
-
-static int load_json(struct shard_in *s, const char *text, size_t len)
-{
-	const struct lg_jval *series;
-	char why[160];
-	size_t i;
-	int rc;
-
-	rc = lg_json_parse(text, len, &s->doc, why, sizeof(why));
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc)
-		return input_error(s->path, "not valid JSON: %s", why);
-	if (strcmp(lg_jstr(s->doc, "tool", ""), "ringlab-load") != 0)
-		return input_error(s->path, "%s", "not a ringlab-load --json document");
-	snprintf(s->host, sizeof(s->host), "%s",
-		 lg_jstr(s->doc, "shard.host", lg_jstr(s->doc, "environment.hostname", "?")));
-	s->index = (unsigned)lg_juint(s->doc, "shard.index", 0);
-	s->count = (unsigned)lg_juint(s->doc, "shard.count", 1);
-	s->exit_status = (int)lg_jnum(s->doc, "exit_status", 1);
-	s->start = lg_jnum(s->doc, "totals.window_start_unix_s", NAN);
-	s->end = lg_jnum(s->doc, "totals.window_end_unix_s", NAN);
-	if (!isfinite(s->start) || !isfinite(s->end))
-		return input_error(s->path, "%s",
-				   "no measurement window (the run never started "
-				   "measuring)");
-	if (decode_into(s->path, "corrected", lg_jstr(s->doc, "histograms.corrected", NULL),
-			&s->hc))
-		return -EINVAL;
-	s->have_u = lg_jstr(s->doc, "histograms.uncorrected", NULL) != NULL;
-	if (s->have_u && decode_into(s->path, "uncorrected",
-				     lg_jstr(s->doc, "histograms.uncorrected", NULL), &s->hu))
-		return -EINVAL;
-	s->have_conn = lg_jstr(s->doc, "histograms.connect", NULL) != NULL;
-	if (s->have_conn &&
-	    (decode_into(s->path, "connect", lg_jstr(s->doc, "histograms.connect", NULL),
-			 &s->hconn) ||
-	     decode_into(s->path, "first_byte", lg_jstr(s->doc, "histograms.first_byte", NULL),
-			 &s->httfb)))
-		return -EINVAL;
-	series = lg_jget(s->doc, "series");
-	for (i = 0; series && series->type == LG_J_ARR && i < series->n; i++) {
-		const struct lg_jval *p = series->items[i];
-		const char *b64 = lg_jstr(p, "histogram", NULL);
-
-		if (!b64)
-			return input_error(s->path, "%s", "a series point has no histogram");
-		rc = add_interval(s, s->start + lg_jnum(p, "t_s", 0), lg_jnum(p, "length_s", 0),
-				  b64);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-/* "Tag=host/I/N," -> host, I, N. */
-static int parse_tag(struct shard_in *s, const char *tag, size_t len)
-{
-	char buf[sizeof(s->host)], *a, *b;
-	unsigned i, n;
-
-	if (len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, tag, len);
-	buf[len] = '\0';
-	b = strrchr(buf, '/');
-	if (!b)
-		return -EINVAL;
-	*b = '\0';
-	a = strrchr(buf, '/');
-	if (!a)
-		return -EINVAL;
-	*b = '/';
-	if (lg_shard_parse(a + 1, &i, &n))
-		return -EINVAL;
-	*a = '\0';
-	if (s->count && (s->index != i || s->count != n || strcmp(s->host, buf) != 0))
-		return -EEXIST;
-	snprintf(s->host, sizeof(s->host), "%s", buf);
-	s->index = i;
-	s->count = n;
-	return 0;
-}
-
-static int load_log(struct shard_in *s, char *text)
-{
-	double base = NAN;
-	char *line, *save = NULL, *f[4];
-	int rc, nf;
-
-	s->is_log = true;
-	s->count = 0;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *p = line, *tag = NULL, *comma;
-
-		if (!strncmp(line, "#[BaseTime: ", 12)) {
-			base = strtod(line + 12, NULL);
-			continue;
-		}
-		if (line[0] == '#' || line[0] == '"' || !line[0])
-			continue;
-		if (!strncmp(p, "Tag=", 4)) {
-			tag = p + 4;
-			comma = strchr(tag, ',');
-			if (!comma)
-				return input_error(s->path, "%s", "a tagged line has no fields");
-			rc = parse_tag(s, tag, (size_t)(comma - tag));
-			if (rc == -EEXIST)
-				return input_error(s->path, "%s",
-						   "lines carry different tags (one "
-						   "shard per file)");
-			if (rc)
-				return input_error(s->path, "%s", "a tag is not host/I/N");
-			p = comma + 1;
-		}
-		for (nf = 0; nf < 4 && p; nf++) {
-			f[nf] = p;
-			p = nf < 3 ? strchr(p, ',') : NULL;
-			if (p)
-				*p++ = '\0';
-		}
-		if (nf != 4 || !isfinite(base))
-			return input_error(
-			    s->path, "%s",
-			    isfinite(base)
-				? "an interval line has fewer than 4 fields (corrupt file)"
-				: "no #[BaseTime: ...] before the intervals (not a ringlab-load "
-				  "--log?)");
-		rc = add_interval(s, base + strtod(f[0], NULL), strtod(f[1], NULL), f[3]);
-		if (rc)
-			return rc;
-	}
-	if (!s->niv)
-		return input_error(s->path, "%s", "no intervals (empty or not an interval log)");
-	if (!s->count) {
-		snprintf(s->host, sizeof(s->host), "?");
-		s->count = 1;
-	}
-	s->start = s->iv_start[0];
-	s->end = s->iv_start[s->niv - 1] + s->iv_len[s->niv - 1];
-	if (lg_hist_init(&s->hc))
-		return -ENOMEM;
-	for (size_t i = 0; i < s->niv; i++)
-		if (rl_hist_merge(&s->hc, &s->iv_hist[i]))
-			return input_error(s->path, "%s", "intervals of different layouts");
-	s->exit_status = 0;
-	return 0;
-}
-
-/* Reads a whole file into a NUL-terminated malloc'ed buffer.  Returns 0 or -errno. */
-static int read_all(const char *path, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0, cap = 65536, got;
-	char *buf, *nb;
-	int rc = 0;
-
-	if (!f)
-		return -errno;
-	buf = malloc(cap);
-	while (buf) {
-		got = fread(buf + n, 1, cap - n - 1, f);
-		n += got;
-		if (n < cap - 1)
-			break;
-		if (cap >= INPUT_MAX) {
-			rc = -EFBIG;
-			break;
-		}
-		nb = realloc(buf, cap * 2);
-		if (!nb)
-			free(buf);
-		buf = nb;
-		cap *= 2;
-	}
-	if (!buf)
-		rc = -ENOMEM;
-	else if (!rc && ferror(f))
-		rc = -EIO;
-	fclose(f);
-	if (rc) {
-		free(buf);
-		return rc;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-static int load_input(struct shard_in *s)
-{
-	char *text = NULL;
-	size_t len = 0, i;
-	int rc = read_all(s->path, &text, &len);
-
-	if (rc == -ENOMEM)
-		return rc;
-	if (rc)
-		return input_error(s->path, "cannot read: %s", strerror(-rc));
-	for (i = 0; i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t'); i++)
-		;
-	if (i < len && text[i] == '{')
-		rc = load_json(s, text, len);
-	else if (memchr(text, '\0', len))
-		rc = input_error(s->path, "%s", "binary data: neither --json nor --log");
-	else
-		rc = load_log(s, text);
-	free(text);
-	return rc;
-}
-
-static void free_input(struct shard_in *s)
-{
-	size_t i;
-
-	lg_jval_free(s->doc);
-	rl_hist_free(&s->hc);
-	rl_hist_free(&s->hu);
-	rl_hist_free(&s->hconn);
-	rl_hist_free(&s->httfb);
-	for (i = 0; i < s->niv; i++)
-		rl_hist_free(&s->iv_hist[i]);
-	free(s->iv_hist);
-	free(s->iv_start);
-	free(s->iv_len);
-}
-
-/* The run parameters every shard must share. */
-static const char *const same_str[] = {"parameters.protocol", "parameters.target",
-				       "parameters.mode"};
-static const char *const same_num[] = {"parameters.size", "parameters.pipeline",
-				       "shard.total_connections", "shard.total_rate",
-				       "parameters.duration_s"};
-
-static int check_same(struct shard_in *in, size_t n)
-{
-	size_t i, k;
-	char msg[400];
-
-	for (i = 0; i < n; i++) {
-		if (in[i].is_log != in[0].is_log)
-			return input_error(in[i].path, "%s", "mixes --log and --json inputs");
-		if (in[i].count != in[0].count) {
-			snprintf(msg, sizeof(msg), "shard count %u, but %s has %u", in[i].count,
-				 in[0].path, in[0].count);
-			return input_error(in[i].path, "mismatched shards: %s", msg);
-		}
-		for (k = 0; k < i; k++)
-			if (in[k].index == in[i].index && in[i].count > 1) {
-				snprintf(msg, sizeof(msg), "shard %u/%u is also in %s", in[i].index,
-					 in[i].count, in[k].path);
-				return input_error(in[i].path, "mismatched shards: %s", msg);
-			}
-		if (in[i].is_log)
-			continue;
-		for (k = 0; k < sizeof(same_str) / sizeof(same_str[0]); k++) {
-			const char *a = lg_jstr(in[0].doc, same_str[k], ""),
-				   *b = lg_jstr(in[i].doc, same_str[k], "");
-
-			if (strcmp(a, b)) {
-				snprintf(msg, sizeof(msg), "%s is '%s', but '%s' in %s",
-					 same_str[k], b, a, in[0].path);
-				return input_error(in[i].path, "not the same run: %s", msg);
-			}
-		}
-		for (k = 0; k < sizeof(same_num) / sizeof(same_num[0]); k++) {
-			double a = lg_jnum(in[0].doc, same_num[k], -1),
-			       b = lg_jnum(in[i].doc, same_num[k], -1);
-
-			if (a != b) {
-				snprintf(msg, sizeof(msg), "%s is %g, but %g in %s", same_num[k], b,
-					 a, in[0].path);
-				return input_error(in[i].path, "not the same run: %s", msg);
-			}
-		}
-	}
-	return 0;
-}
 
 /* Reads an errno map ({"ECONNREFUSED": 3}) back into slots. */
 static void add_errno_map(uint64_t *by, const struct lg_jval *map)
@@ -450,7 +99,7 @@ static void add_counts(struct lg_result *res, const struct lg_jval *d)
 }
 
 /* The merged run's configuration, from the first shard's parameters. */
-static int make_config(struct lg_config *cfg, const struct shard_in *in, size_t n,
+static int make_config(struct lg_config *cfg, const struct lg_shard_in *in, size_t n,
 		       const struct merge_opts *o)
 {
 	const struct lg_jval *d = in[0].doc;
@@ -461,7 +110,7 @@ static int make_config(struct lg_config *cfg, const struct shard_in *in, size_t 
 	lg_config_defaults(cfg);
 	cfg->proto = lg_proto_by_name(proto);
 	if (!cfg->proto)
-		return input_error(in[0].path, "unknown protocol '%s'", proto);
+		return lg_merge_input_error(in[0].path, "unknown protocol '%s'", proto);
 	snprintf(cfg->target_str, sizeof(cfg->target_str), "%s",
 		 d ? lg_jstr(d, "parameters.target", "?") : "?");
 	cfg->connections = 0;
@@ -494,7 +143,7 @@ static int make_config(struct lg_config *cfg, const struct shard_in *in, size_t 
 }
 
 /* Adds the shards' intervals into one per wall-clock second from `base`. */
-static int merge_series(struct lg_result *res, struct shard_in *in, size_t n, double base)
+static int merge_series(struct lg_result *res, struct lg_shard_in *in, size_t n, double base)
 {
 	struct rl_hist *slot = NULL;
 	double *len = NULL;
@@ -510,7 +159,7 @@ static int merge_series(struct lg_result *res, struct shard_in *in, size_t n, do
 				nslots = k + 1;
 		}
 	if (nslots > MAX_SLOTS)
-		return input_error(in[0].path, "%s", "the windows span more than a week");
+		return lg_merge_input_error(in[0].path, "%s", "the windows span more than a week");
 	slot = calloc((size_t)nslots + 1, sizeof(*slot));
 	len = calloc((size_t)nslots + 1, sizeof(*len));
 	errs = calloc((size_t)nslots + 1, sizeof(*errs));
@@ -558,7 +207,7 @@ out:
 	return rc;
 }
 
-static void print_shards(const struct shard_in *in, size_t n, double base, FILE *f)
+static void print_shards(const struct lg_shard_in *in, size_t n, double base, FILE *f)
 {
 	char p50[32], p99[32], p999[32], mx[32];
 	size_t i;
@@ -567,7 +216,7 @@ static void print_shards(const struct shard_in *in, size_t n, double base, FILE 
 	fprintf(f, "  %-7s %-16s %6s %12s %12s %9s %9s %9s %9s %7s %9s\n", "shard", "host", "conns",
 		"requests", "req/s", "p50", "p99", "p99.9", "max", "errors", "start");
 	for (i = 0; i < n; i++) {
-		const struct shard_in *s = &in[i];
+		const struct lg_shard_in *s = &in[i];
 		const struct rl_hist *h = &s->hc;
 		double el = s->end - s->start;
 		char id[24];
@@ -589,8 +238,8 @@ static void print_shards(const struct shard_in *in, size_t n, double base, FILE 
 }
 
 /* Checks the windows; prints warnings and returns a FAILED note or NULL. */
-static const char *check_windows(const struct shard_in *in, size_t n, uint64_t max_skew_ns, FILE *f,
-				 char *note, size_t len)
+static const char *check_windows(const struct lg_shard_in *in, size_t n, uint64_t max_skew_ns,
+				 FILE *f, char *note, size_t len)
 {
 	double first = in[0].start, last = in[0].start, end_min = in[0].end;
 	const char *bad = NULL;
@@ -631,12 +280,12 @@ static const char *check_windows(const struct shard_in *in, size_t n, uint64_t m
 
 static void json_shards(struct lg_json *j, const struct lg_result *res, const void *arg)
 {
-	const struct shard_in *in = arg;
+	const struct lg_shard_in *in = arg;
 	size_t i, n = res->json_extra_n;
 
 	lg_json_array(j, "merged_from");
 	for (i = 0; i < n; i++) {
-		const struct shard_in *s = &in[i];
+		const struct lg_shard_in *s = &in[i];
 		double el = s->end - s->start;
 
 		lg_json_object(j, NULL);
@@ -689,7 +338,7 @@ static int write_log(const struct lg_result *res, double base, const char *path)
 }
 
 /* Environment of the merged document: the first shard's, hostname "merged". */
-static void merged_sysinfo(struct lg_sysinfo *si, const struct shard_in *in)
+static void merged_sysinfo(struct lg_sysinfo *si, const struct lg_shard_in *in)
 {
 	const struct lg_jval *d = in[0].doc;
 
@@ -771,7 +420,7 @@ static int parse_merge_args(int argc, char **argv, struct merge_opts *o)
 	return 0;
 }
 
-static int merge_inputs(struct shard_in *in, size_t n, const struct merge_opts *o)
+static int merge_inputs(struct lg_shard_in *in, size_t n, const struct merge_opts *o)
 {
 	struct lg_config cfg;
 	struct lg_result res;
@@ -817,7 +466,7 @@ static int merge_inputs(struct shard_in *in, size_t n, const struct merge_opts *
 	}
 	if (rc) {
 		lg_result_free(&res);
-		return input_error(in[i - 1].path, "%s", "histogram layouts differ"), 2;
+		return lg_merge_input_error(in[i - 1].path, "%s", "histogram layouts differ"), 2;
 	}
 	if (cfg.rate <= 0 && in[0].have_u)
 		cfg.rate = 1; /* keep the uncorrected row: the shards ran open loop */
@@ -853,7 +502,7 @@ static int merge_inputs(struct shard_in *in, size_t n, const struct merge_opts *
 int lg_merge_main(int argc, char **argv)
 {
 	struct merge_opts o;
-	struct shard_in *in;
+	struct lg_shard_in *in;
 	size_t n, i;
 	int rc;
 
@@ -866,15 +515,15 @@ int lg_merge_main(int argc, char **argv)
 		return usage_error("out of memory");
 	for (i = 0, rc = 0; i < n && !rc; i++) {
 		in[i].path = argv[optind + (int)i];
-		rc = load_input(&in[i]);
+		rc = lg_merge_load(&in[i]);
 	}
 	if (!rc)
-		rc = check_same(in, n);
+		rc = lg_merge_check_same(in, n);
 	if (rc == -ENOMEM)
 		fprintf(stderr, "ringlab-load merge: out of memory\n");
 	rc = rc ? 2 : merge_inputs(in, n, &o);
 	for (i = 0; i < n; i++)
-		free_input(&in[i]);
+		lg_merge_free(&in[i]);
 	free(in);
 	return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * report.h - the result of a run and everything that presents it: the terminal summary
- * and the .hgrm files (report.c), the JSON document (report_json.c), the environment
- * description both use (sysinfo.c).
+ * and the .hgrm files (report.c), the JSON document and the environment description both
+ * use (report_json.c).
  */
 #ifndef RL_LG_REPORT_H
 #define RL_LG_REPORT_H

@@ -1,11 +1,12 @@
 /*
  * worker.c - one ringlab-load thread: an io_uring, its share of the connections, the
- * ramp-up of connects, and the batch loop that drives everything.
+ * ramp-up of connects, the batch loop that drives everything, and the dispatch of every
+ * completion to the worker's mode (lg_mode.h), picked at setup from the protocol.
  *
  * The loop, once per batch of completions:
  *   1. start connects (at most cfg->max_connecting in flight, paced by --connect-rate),
- *      turn the requests released since the last batch into sends, give the receive
- *      buffers back, re-arm recvs that ran out of buffers;
+ *      let the mode turn the requests released since the last batch into sends (flush),
+ *      give the receive buffers back, re-arm recvs that ran out of buffers;
  *   2. submit and wait (one io_uring_enter) until a completion arrives: the worker's
  *      100 ms tick (a ring timeout) bounds every wait and brings the interval boundaries,
  *      the timeout sweep and the window edges; a wait ends earlier, by its own timeout,
@@ -13,26 +14,31 @@
  *   3. read the clock ONCE (rl_now_ns) and use that time for every completion and timer
  *      of the batch: latencies are stamped at batch granularity, which keeps the client's
  *      cost per request down to the ring and a few additions;
- *   4. handle the completions (traffic.c), then the open-loop timers and the sweep.
+ *   4. handle the completions through the mode's hooks, then the due timers (the mode's
+ *      timer hook), the mode's tick and the timeout sweep.
  *
  * Connections are an array per worker (no allocation per connection or request once the
- * run starts); user_data is the connection pointer | the operation (udata.h).  A
- * connection is torn down by cancelling everything on its fd and closing it through the
- * ring.  A connection slot is reused only in the connection-per-request mode (greeting,
- * cycle.c: after its reply, lg_cycle_recycle() connects the slot again); in every other
- * mode a dropped connection is not reopened.
+ * run starts); user_data is the connection pointer | the operation (udata.h).  Receives
+ * are one multishot recv per connection selecting from the worker's provided-buffer ring:
+ * the bytes go to the mode in place and the buffer goes straight back; a recv that ends
+ * (no IORING_CQE_F_MORE) is re-armed, one that ended with -ENOBUFS waits on the starved
+ * list until buffers are back (lg_conn.c).  A connection slot is reused only when the
+ * mode's closed hook takes it back (cycle.c reconnects after a clean reply); otherwise a
+ * dropped connection is not reopened.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
+#include "lg_conn.h"
+#include "lg_mode.h"
 #include "log.h"
+#include "pace.h"
+#include "record.h"
 #include "udata.h"
 #include "worker.h"
 
@@ -52,22 +58,16 @@ static uint32_t pow2_at_least(uint64_t v)
 	return p;
 }
 
-static uint64_t splitmix64(uint64_t *s)
+/* The mode for the protocol's shape (lg_proto.h): the only place that asks. */
+static const struct lg_mode_ops *pick_mode(const struct lg_proto *p)
 {
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-uint64_t lg_conn_phase_ns(const struct lg_worker *w, const struct lg_conn *c)
-{
-	/* From the seed and the global connection index only: a shard (or another thread
-	 * split) gives connection i the phase a single process would have given it. */
-	uint64_t s = w->cfg->seed ^ (0xd1b54a32d192ed03ull * ((uint64_t)c->id + 1));
-
-	return (uint64_t)((double)(splitmix64(&s) >> 11) * 0x1p-53 * w->period_ns);
+	if (p->conn_per_request)
+		return &lg_mode_cycle;
+	if (p->datagram)
+		return &lg_mode_dgram;
+	if (p->broadcast)
+		return &lg_mode_chat;
+	return &lg_mode_stream;
 }
 
 int lg_worker_prepare(struct lg_worker *w, const struct lg_config *cfg, struct lg_run *run,
@@ -81,18 +81,8 @@ int lg_worker_prepare(struct lg_worker *w, const struct lg_config *cfg, struct l
 	w->first_id = first_id;
 	w->nconns = nconns;
 	w->barrier = barrier;
+	w->mode = pick_mode(cfg->proto);
 	return 0;
-}
-
-struct io_uring_sqe *lg_sqe(struct lg_worker *w)
-{
-	struct io_uring_sqe *sqe = rl_ring_sqe(&w->r);
-
-	if (!sqe && !w->fatal) {
-		rl_err("thread %u: no SQE available even after submitting; stopping", w->index);
-		w->fatal = -EIO;
-	}
-	return sqe;
 }
 
 /* ---- setup and teardown ---- */
@@ -102,6 +92,7 @@ static int setup_ring(struct lg_worker *w)
 	const struct lg_config *cfg = w->cfg;
 	uint64_t bytes = cfg->params.size * cfg->pipeline;
 	uint32_t cq = pow2_at_least((uint64_t)w->nconns * 4);
+	uint64_t want_size, want_count;
 	uint32_t bsize, bcount;
 	int ret;
 
@@ -124,16 +115,12 @@ static int setup_ring(struct lg_worker *w)
 			 w->index, strerror(-ret));
 	/* Receive buffers: big enough for a pipeline of replies, enough for every connection
 	 * to have a recv completing in the same batch, within a budget. */
-	bsize = pow2_at_least(bytes < 2048 ? 2048 : bytes > 65536 ? 65536 : bytes);
-	bcount = pow2_at_least((uint64_t)w->nconns * 2);
-	if (cfg->proto->datagram) {
-		/* One datagram per buffer; one byte more than expected shows an oversized one. */
-		uint64_t dmax = cfg->params.size > cfg->params.expect_len ? cfg->params.size
-									  : cfg->params.expect_len;
-
-		bsize = pow2_at_least(dmax + 1 < 2048 ? 2048 : dmax + 1);
-		bcount = pow2_at_least((uint64_t)w->nconns * cfg->pipeline);
-	}
+	want_size = bytes < 2048 ? 2048 : bytes > 65536 ? 65536 : bytes;
+	want_count = (uint64_t)w->nconns * 2;
+	if (w->mode->recv_buffers)
+		w->mode->recv_buffers(w, &want_size, &want_count);
+	bsize = pow2_at_least(want_size);
+	bcount = pow2_at_least(want_count);
 	if (bcount < 256)
 		bcount = 256;
 	if (bcount > 32768)
@@ -147,8 +134,8 @@ static int setup_ring(struct lg_worker *w)
 		return ret;
 	}
 	w->br_up = true;
-	rl_debug("thread %u: %u connections, %u receive buffers of %u bytes", w->index, w->nconns,
-		 bcount, bsize);
+	rl_debug("thread %u: %u connections (%s mode), %u receive buffers of %u bytes", w->index,
+		 w->nconns, w->mode->name, bcount, bsize);
 	return 0;
 }
 
@@ -167,13 +154,8 @@ static int setup_conns(struct lg_worker *w)
 	if (cap > per)
 		cap = per > least ? per : least;
 	w->slot_mask = pow2_at_least(cfg->pipeline) - 1;
-	if (cfg->proto->datagram) {
-		/* A datagram per window slot, built in place (the budget is checked by cli.c). */
-		cap = cfg->params.size * (w->slot_mask + 1);
-		w->dg_bits = calloc((size_t)w->nconns * (LG_DG_HISTORY / 64), sizeof(uint64_t));
-		if (!w->dg_bits)
-			return -ENOMEM;
-	}
+	if (w->mode->send_buffer)
+		cap = w->mode->send_buffer(w);
 	w->sbuf_cap = (uint32_t)((cap + 15) & ~(uint64_t)15);
 	w->conns = aligned_alloc(64, ((size_t)w->nconns * sizeof(*w->conns) + 63) & ~(size_t)63);
 	w->slots = calloc((size_t)w->nconns * (w->slot_mask + 1), sizeof(*w->slots));
@@ -195,10 +177,8 @@ static int setup_conns(struct lg_worker *w)
 		c->slots = w->slots + (size_t)i * (w->slot_mask + 1);
 		c->sbuf = w->sbufs + (size_t)i * w->sbuf_cap;
 		c->pstate = w->pstates + (size_t)i * pstate;
-		if (w->dg_bits)
-			c->dg_bits = w->dg_bits + (size_t)i * (LG_DG_HISTORY / 64);
 		lg_sched_node_init(&c->sched);
-		ret = cfg->proto->conn_init(c->pstate, &cfg->params, splitmix64(&seed));
+		ret = cfg->proto->conn_init(c->pstate, &cfg->params, lg_pace_mix(&seed));
 		if (ret)
 			return ret;
 		w->pinit++;
@@ -213,31 +193,21 @@ static int setup(struct lg_worker *w)
 
 	/* Wake-ups as close to the schedule as the timer allows (default slack is 50 us). */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	ret = setup_ring(w);
-	if (!ret)
-		ret = setup_conns(w);
-	if (!ret)
-		ret = lg_hist_init(&w->hist_c);
-	if (!ret && cfg->rate > 0)
-		ret = lg_hist_init(&w->hist_u);
-	if (!ret && cfg->proto->broadcast)
-		ret = lg_chat_setup(w);
-	if (!ret && cfg->proto->conn_per_request)
-		ret = lg_hist_init(&w->hist_connect);
-	if (!ret && cfg->proto->conn_per_request)
-		ret = lg_hist_init(&w->hist_ttfb);
-	if (!ret)
-		ret = lg_interval_init(&w->cur);
-	if (!ret)
-		ret = lg_pub_init(&w->pub);
-	if (ret == -ENOMEM)
-		rl_err("thread %u: out of memory for %u connections", w->index, w->nconns);
 	if (cfg->rate > 0) {
 		/* Each sender's share of the total rate (chat: only --senders send). */
 		unsigned senders = cfg->params.senders ? cfg->params.senders : cfg->connections;
 
 		w->period_ns = 1e9 * senders / cfg->rate;
 	}
+	ret = setup_ring(w);
+	if (!ret)
+		ret = setup_conns(w);
+	if (!ret)
+		ret = lg_record_init(w);
+	if (!ret && w->mode->setup)
+		ret = w->mode->setup(w);
+	if (ret == -ENOMEM)
+		rl_err("thread %u: out of memory for %u connections", w->index, w->nconns);
 	if (cfg->connect_rate > 0)
 		w->connect_period_ns = 1e9 * cfg->threads / cfg->connect_rate;
 	w->sweep_ns = cfg->timeout_ns / 8;
@@ -274,9 +244,8 @@ static void teardown(struct lg_worker *w)
 	free(w->slots);
 	free(w->sbufs);
 	free(w->pstates);
-	free(w->dg_bits);
-	w->dg_bits = NULL;
-	lg_chat_free(w);
+	if (w->mode->teardown)
+		w->mode->teardown(w);
 	w->conns = NULL;
 	w->slots = NULL;
 	w->sbufs = NULL;
@@ -285,190 +254,23 @@ static void teardown(struct lg_worker *w)
 
 void lg_worker_release(struct lg_worker *w)
 {
-	rl_hist_free(&w->hist_c);
-	rl_hist_free(&w->hist_u);
-	rl_hist_free(&w->hist_connect);
-	rl_hist_free(&w->hist_ttfb);
-	lg_interval_free(&w->cur);
-	lg_pub_free(&w->pub);
+	lg_record_free(w);
 }
 
 /* ---- connections ---- */
 
-static void prep_close(struct lg_worker *w, struct lg_conn *c, struct io_uring_sqe *sqe)
-{
-	if (w->fixed)
-		io_uring_prep_close_direct(sqe, (unsigned)c->fd);
-	else
-		io_uring_prep_close(sqe, c->fd);
-	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
-	c->flags |= LCF_CLOSE_SENT;
-}
-
-void lg_conn_close(struct lg_worker *w, struct lg_conn *c)
-{
-	struct io_uring_sqe *sqe;
-
-	if (c->state == LC_CLOSING || c->state == LC_DEAD)
-		return;
-	c->state = LC_CLOSING;
-	lg_traffic_stop(w, c);
-	sqe = lg_sqe(w);
-	if (!sqe)
-		return;
-	if (c->inflight) {
-		io_uring_prep_cancel_fd(sqe, c->fd,
-					IORING_ASYNC_CANCEL_ALL |
-					    (w->fixed ? IORING_ASYNC_CANCEL_FD_FIXED : 0));
-		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CANCEL));
-	} else {
-		prep_close(w, c, sqe);
-	}
-	c->inflight++;
-}
-
-/* After every completion of c: close it once idle, and mark it dead after the close. */
+/* After every completion of c: once its close has completed, the mode may take the slot
+ * back; otherwise it is dead. */
 static void conn_settle(struct lg_worker *w, struct lg_conn *c)
 {
-	struct io_uring_sqe *sqe;
-
-	if (c->state != LC_CLOSING || c->inflight)
+	if (!lg_conn_closed(w, c))
 		return;
-	if (!(c->flags & LCF_CLOSE_SENT)) {
-		sqe = lg_sqe(w);
-		if (!sqe)
-			return;
-		prep_close(w, c, sqe);
-		c->inflight++;
+	if (w->mode->closed && w->mode->closed(w, c))
 		return;
-	}
-	if (c->flags & LCF_RECYCLE) {
-		lg_cycle_recycle(w, c);
-		return;
-	}
 	c->state = LC_DEAD;
 	c->fd = -1;
 	if (c->flags & LCF_WAS_OPEN)
 		w->live--;
-	if (w->cfg->proto->conn_per_request)
-		w->cycling--;
-}
-
-/* Counts a failed connect; explains port exhaustion once per run. */
-static void count_connect_error(struct lg_worker *w, int err)
-{
-	lg_errors_count(&w->err, LG_ERR_CONNECT, err);
-	w->cur.errors++;
-	if (err == -EADDRNOTAVAIL && !atomic_exchange(&w->run->addrnotavail_logged, true))
-		rl_err("connect failed with EADDRNOTAVAIL: the local ephemeral ports towards %s "
-		       "are used up (ip_local_port_range, or sockets in TIME_WAIT).  Remedy: "
-		       "spread the connections over several source addresses with --source "
-		       "(e.g. 127.0.0.2-127.0.0.50), fewer --connections or a lower --rate, or "
-		       "wait for TIME_WAIT to expire (60 s) before the next run",
-		       w->cfg->target_str);
-}
-
-void lg_conn_fail(struct lg_worker *w, struct lg_conn *c, enum lg_err_kind kind, int err)
-{
-	if (c->state == LC_CLOSING || c->state == LC_DEAD)
-		return;
-	c->flags &= (uint8_t)~LCF_RECYCLE;
-	if (kind == LG_ERR_CONNECT) {
-		count_connect_error(w, err);
-	} else {
-		lg_errors_count(&w->err, kind, err);
-		w->cur.errors++;
-	}
-	rl_debug("connection %u: %s error (%s)", c->id, lg_err_kind_name(kind),
-		 err ? strerror(err < 0 ? -err : err) : "-");
-	lg_conn_close(w, c);
-}
-
-/* A connect that fails before reaching the ring: counted, and the connection is dead. */
-static void connect_failed_early(struct lg_worker *w, struct lg_conn *c, int fd, int err)
-{
-	count_connect_error(w, err);
-	if (w->cfg->proto->conn_per_request)
-		w->cycling--;
-	rl_debug("connection %u: connect failed: %s", c->id, strerror(-err));
-	if (fd >= 0)
-		close(fd);
-	c->fd = -1;
-	c->state = LC_DEAD;
-}
-
-/* Creates and prepares the socket of c; returns its fd or -errno. */
-static int make_socket(struct lg_worker *w, struct lg_conn *c)
-{
-	const struct lg_config *cfg = w->cfg;
-	int family = rl_addr_family(&cfg->target), one = 1, fd, err;
-	int type = cfg->proto->datagram ? SOCK_DGRAM : SOCK_STREAM;
-	struct rl_addr src;
-
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (family != AF_UNIX && type == SOCK_STREAM)
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (cfg->have_source) {
-		/* Pick the port at connect time, per 4-tuple: each source address then has the
-		 * whole ephemeral range for every destination. */
-		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		rl_addr_range_get(&cfg->source, c->id, &src);
-		if (bind(fd, (struct sockaddr *)&src.ss, src.len) < 0) {
-			err = -errno;
-			if (err == -EADDRNOTAVAIL &&
-			    !atomic_exchange(&w->run->addrnotavail_logged, true))
-				rl_err("cannot bind to --source address %s: EADDRNOTAVAIL (the "
-				       "address "
-				       "is not configured on this host; add it to an interface, or "
-				       "use 127.x.y.z addresses for a loopback target)",
-				       cfg->source_str);
-			close(fd);
-			return err;
-		}
-	}
-	return fd;
-}
-
-void lg_conn_connect(struct lg_worker *w, struct lg_conn *c)
-{
-	const struct lg_config *cfg = w->cfg;
-	struct io_uring_sqe *sqe;
-	int fd = make_socket(w, c), idx = (int)(c - w->conns), ret;
-
-	if (fd < 0) {
-		connect_failed_early(w, c, -1, fd);
-		return;
-	}
-	if (w->fixed) {
-		/* The table keeps the socket; the descriptor itself is not needed any more. */
-		ret = io_uring_register_files_update(&w->r.ring, (unsigned)idx, &fd, 1);
-		close(fd);
-		if (ret < 0) {
-			connect_failed_early(w, c, -1, ret);
-			return;
-		}
-		fd = idx;
-	}
-	c->fd = fd;
-	sqe = lg_sqe(w);
-	if (!sqe) {
-		connect_failed_early(w, c, w->fixed ? -1 : fd, -EIO);
-		return;
-	}
-	io_uring_prep_connect(sqe, c->fd, (const struct sockaddr *)&cfg->target.ss,
-			      cfg->target.len);
-	lg_sqe_file(w, sqe);
-	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CONNECT));
-	c->inflight++;
-	c->state = LC_CONNECTING;
-	c->t_connect = w->now;
-	w->connecting++;
-	if (!(c->flags & LCF_WAS_OPEN)) {
-		c->flags |= LCF_RAMP;
-		w->ramp_connecting++;
-	}
 }
 
 static void on_connect(struct lg_worker *w, struct lg_conn *c, int res)
@@ -491,34 +293,67 @@ static void on_connect(struct lg_worker *w, struct lg_conn *c, int res)
 		w->established++;
 		w->live++;
 	}
-	if (w->cfg->proto->conn_per_request)
-		lg_cycle_connected(w, c);
-	else if (w->cfg->proto->datagram)
-		lg_dgram_start(w, c);
-	else if (w->cfg->proto->broadcast)
-		lg_traffic_arm_recv(w, c); /* lines flow once the room is full (chatpath.c) */
-	else
-		lg_traffic_start(w, c);
+	w->mode->connected(w, c);
+}
+
+static void on_recv(struct lg_worker *w, struct lg_conn *c, const struct rl_cqe *cqe)
+{
+	bool more = cqe->flags & IORING_CQE_F_MORE;
+	int res = cqe->res;
+
+	if (!more) {
+		c->flags &= ~LCF_RECV_ARMED;
+		c->inflight--;
+	}
+	if (res > 0) {
+		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+		uint8_t *p =
+		    (cqe->flags & IORING_CQE_F_BUFFER) ? rl_bufring_take(&w->br, bid) : NULL;
+
+		if (!p) {
+			rl_err("thread %u: recv completion without a valid buffer (flags 0x%x)",
+			       w->index, cqe->flags);
+			lg_conn_fail(w, c, LG_ERR_IO, -EIO);
+			return;
+		}
+		if (c->state == LC_OPEN) {
+			lg_record_bytes_in(w, (uint64_t)res);
+			w->mode->on_bytes(w, c, p, (size_t)res);
+		}
+		rl_bufring_recycle(&w->br, bid);
+	} else if (res == 0) {
+		if (cqe->flags & IORING_CQE_F_BUFFER)
+			rl_bufring_recycle(&w->br, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (c->state == LC_OPEN)
+			w->mode->on_eof(w, c);
+	} else if (res == -ENOBUFS) {
+		if (!more && c->state == LC_OPEN && !(c->flags & LCF_STARVED))
+			lg_conn_starve(w, c);
+	} else if (res != -ECANCELED) {
+		lg_conn_fail(w, c, lg_conn_io_kind(res), res);
+	}
+	if (!more) /* the multishot ended for a benign reason: keep reading */
+		lg_conn_arm_recv(w, c);
 }
 
 /* Starts the connects that are due; notes when the ramp-up is over. */
 static void ramp(struct lg_worker *w)
 {
-	bool cycle = w->cfg->proto->conn_per_request;
-
 	while (w->next_connect < w->nconns && w->ramp_connecting < w->cfg->max_connecting &&
 	       !w->fatal) {
 		if (w->connect_period_ns > 0 &&
 		    w->ramp_t0 + (uint64_t)(w->next_connect * w->connect_period_ns) > w->now)
 			break;
-		if (cycle)
-			lg_cycle_begin(w, &w->conns[w->next_connect++]);
+		struct lg_conn *c = &w->conns[w->next_connect++];
+
+		if (w->mode->begin)
+			w->mode->begin(w, c);
 		else
-			lg_conn_connect(w, &w->conns[w->next_connect++]);
+			lg_conn_connect(w, c, w->mode->sock_type);
 	}
 	/* Slots that reconnect all the time never all settle: their ramp-up ends once every
-	 * slot has started. */
-	if (!w->ramp_done && w->next_connect == w->nconns && (cycle || !w->connecting)) {
+	 * slot has started (while any of them is left, no connect is in flight without one). */
+	if (!w->ramp_done && w->next_connect == w->nconns && (w->cycling || !w->connecting)) {
 		w->ramp_done = true;
 		atomic_store(&w->ramp_done_pub, true);
 		rl_debug("thread %u: ramp-up done, %u of %u connections established", w->index,
@@ -538,13 +373,11 @@ static void handle(struct lg_worker *w, const struct rl_cqe *cqe)
 		on_connect(w, c, cqe->res);
 		break;
 	case RL_OP_RECV:
-		lg_traffic_on_recv(w, c, cqe);
+		on_recv(w, c, cqe);
 		break;
 	case RL_OP_SEND:
-		if (w->cfg->proto->datagram)
-			lg_dgram_on_send(w, c, cqe);
-		else
-			lg_traffic_on_send(w, c, cqe);
+		c->inflight--;
+		w->mode->on_send(w, c, cqe);
 		break;
 	case RL_OP_CANCEL:
 	case RL_OP_CLOSE:
@@ -556,6 +389,31 @@ static void handle(struct lg_worker *w, const struct rl_cqe *cqe)
 		return;
 	}
 	conn_settle(w, c);
+}
+
+/* Open loop: the connections whose intended time has come go to the mode's timer. */
+static void run_timers(struct lg_worker *w)
+{
+	struct lg_sched_node *n;
+
+	while ((n = lg_sched_pop_due(&w->sched, w->now)))
+		w->mode->timer(w, (struct lg_conn *)((char *)n - offsetof(struct lg_conn, sched)));
+}
+
+/* Drops connections whose connect is older than --timeout; the mode checks open ones. */
+static void sweep(struct lg_worker *w)
+{
+	unsigned i;
+
+	w->next_sweep = w->now + w->sweep_ns;
+	for (i = 0; i < w->next_connect; i++) {
+		struct lg_conn *c = &w->conns[i];
+
+		if (c->state == LC_CONNECTING && w->now - c->t_connect >= w->cfg->timeout_ns)
+			lg_conn_fail(w, c, LG_ERR_CONNECT_TIMEOUT, -ETIMEDOUT);
+		else if (c->state == LC_OPEN)
+			w->mode->sweep(w, c);
+	}
 }
 
 /* ---- the clock and the loop ---- */
@@ -639,9 +497,10 @@ static void run_loop(struct lg_worker *w)
 	w->next_sweep = w->now + w->sweep_ns;
 	for (;;) {
 		ramp(w);
-		lg_traffic_flush(w);
+		if (w->mode->flush)
+			w->mode->flush(w);
 		rl_bufring_commit(&w->br);
-		lg_traffic_rearm_starved(w);
+		lg_conn_rearm_starved(w);
 		if (w->fatal || (w->ramp_done && !w->live && !w->cycling))
 			break;
 		arm_tick(w);
@@ -662,11 +521,11 @@ static void run_loop(struct lg_worker *w)
 			break;
 		while (rl_ring_next(&w->r, &cqe))
 			handle(w, &cqe);
-		lg_traffic_timers(w);
-		if (w->cfg->proto->broadcast)
-			lg_chat_tick(w);
+		run_timers(w);
+		if (w->mode->tick)
+			w->mode->tick(w);
 		if (w->now >= w->next_sweep)
-			lg_traffic_sweep(w);
+			sweep(w);
 	}
 }
 
