@@ -373,7 +373,8 @@ void rl_conn_forget_dirty(struct rl_conn *c)
 	c->flags &= ~RL_CONN_DIRTY;
 }
 
-int rl_fileop_run_sync(struct rl_fileop *op)
+/* Runs a file operation with plain system calls.  Returns the result or -errno. */
+static int fileop_run_sync(struct rl_fileop *op)
 {
 	long r = -1;
 
@@ -416,15 +417,11 @@ int rl_conn_fileop(struct rl_conn *c, struct rl_fileop *op)
 	op->res = 0;
 	if (c->loop->submit_fileop) {
 		ret = c->loop->submit_fileop(c->loop, op);
-		if (ret != RL_FILEOP_FINISHED) {
-			if (ret == 0)
-				c->fops_pending++;
-			return ret;
-		}
-	} else {
-		op->res = rl_fileop_run_sync(op);
+		if (ret == 0)
+			c->fops_pending++;
+		return ret;
 	}
-	/* done already: reported at the next flush, never from within this call */
+	op->res = fileop_run_sync(op);
 	for (pp = &c->fops_done; *pp; pp = &(*pp)->next)
 		;
 	*pp = op;

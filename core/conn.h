@@ -66,10 +66,8 @@ struct rl_loop {
 	int wake_fd;	/* eventfd written by rl_loops_stop() */
 	pthread_t thread;
 	uint64_t now_ns; /* the loop's clock, read once per turn */
-	/* Starts a file operation asynchronously (io_uring).  Returns 0 when it is in flight,
-	 * RL_FILEOP_FINISHED when the engine did it at once (op->res set; reported at the
-	 * next flush, like a synchronous one), or -errno.  NULL: rl_conn_fileop() runs every
-	 * op synchronously and delivers the completion at the next flush. */
+	/* Starts a file operation asynchronously (io_uring).  NULL: rl_conn_fileop() runs it
+	 * synchronously and delivers the completion at the next flush. */
 	int (*submit_fileop)(struct rl_loop *loop, struct rl_fileop *op);
 	/* io_uring: buffers registered for file I/O (rl_conn_file_chunk), or NULL. */
 	struct rl_fixedbuf *fixedbuf;
@@ -78,9 +76,6 @@ struct rl_loop {
 	 * when it took them, -EAGAIN when they must be copied instead.  NULL: always copy. */
 	int (*send_input)(struct rl_loop *loop, struct rl_conn *c, const void *p, size_t n);
 };
-
-/* submit_fileop's answer for an operation it completed on the spot. */
-#define RL_FILEOP_FINISHED 1
 
 enum rl_fileop_kind {
 	RL_FOP_OPEN,   /* openat2(dirfd, path, &how) -> fd */
@@ -252,10 +247,6 @@ void rl_conn_pause_input(struct rl_conn *c, bool pause);
 /* Reports finished synchronous file ops and re-presents input after a resume.  Engines
  * call it for each dirty connection before sending.  Returns 0 or -errno (drop it). */
 int rl_conn_run_deferred(struct rl_conn *c);
-
-/* Runs a file operation with plain system calls in the calling thread (engines without
- * asynchronous file I/O, and io_uring's inline path).  Returns the result or -errno. */
-int rl_fileop_run_sync(struct rl_fileop *op);
 
 /* Reports a finished asynchronous file op (sets op->res, calls on_fileop). */
 void rl_conn_fileop_done(struct rl_fileop *op, int res);

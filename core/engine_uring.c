@@ -8,9 +8,7 @@
  * protocol and the buffer is recycled at once, so no connection can hold buffers hostage.
  * A protocol's file operations go through the same ring; when it does file I/O the loop
  * also registers a pool of buffers (fixedbuf.c), and a read or write into one of them goes
- * as READ_FIXED / WRITE_FIXED.  Where the ring would hand an operation to an io-wq thread
- * every time (buffered writes on tmpfs and ext4; creating opens, renames and unlinks on
- * tmpfs), the loop thread makes the system call itself instead (fileinline.c).
+ * as READ_FIXED / WRITE_FIXED.
  *
  * The engine is four files around one private header (uring_loop.h: struct uloop, struct
  * uconn, the US_* state bits):
@@ -87,9 +85,6 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 
 		c = (struct uconn *)op->conn;
 		c->inflight--;
-		if (op->kind == RL_FOP_OPEN)
-			rl_fileinline_forget(&l->fin,
-					     cqe->res); /* a new file under a reused number */
 		rl_conn_fileop_done(op, cqe->res);
 		break;
 	}
@@ -130,10 +125,8 @@ static int loop_setup(struct uloop *l)
 	l->lend_max = cfg->buf_count / 4;
 	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
 		 cfg->buf_size);
-	if (l->base.srv->proto->on_fileop) {
+	if (l->base.srv->proto->on_fileop)
 		ul_setup_file_buffers(l);
-		rl_fileinline_init(&l->fin, !rl_ring_feature_off("inline-write"));
-	}
 	return 0;
 }
 
@@ -181,12 +174,6 @@ static void *loop_main(void *arg)
 		rl_debug("loop %u: file buffers lent %llu times, all busy %llu times (heap used)",
 			 l->base.index, (unsigned long long)l->fixed.lent,
 			 (unsigned long long)l->fixed.missed);
-	if (l->fin.probes || l->fin.inline_meta)
-		rl_debug("loop %u: done inline: file writes %llu (%llu RWF_NOWAIT probes), "
-			 "creating opens, renames and unlinks %llu",
-			 l->base.index, (unsigned long long)l->fin.inline_writes,
-			 (unsigned long long)l->fin.probes, (unsigned long long)l->fin.inline_meta);
-	rl_fileinline_free(&l->fin);
 	if (l->r.overflows || l->r.submit_busy)
 		rl_debug("loop %u: CQ overflows %llu, submits that met a full CQ %llu",
 			 l->base.index, (unsigned long long)l->r.overflows,

@@ -72,9 +72,7 @@ void *rl_ring_scratch(struct rl_ring *r, size_t n);
  * True when the environment variable RINGLAB_URING_OFF, a comma-separated list, names
  * `feature`: the way to force an optional io_uring technique off (its fallback path is
  * then what runs; tests use it).  Features: lend (echo sends from the receive buffer),
- * sendto (udp replies as SEND with an address instead of SENDMSG),
- * inline-write (file writes, creating opens, renames and unlinks through the ring even
- * where the filesystem makes it punt them to io-wq; fileinline.h), scratch (no
+ * sendto (udp replies as SEND with an address instead of SENDMSG), scratch (no
  * rl_ring_scratch(): a TCP send carries one send-queue chunk, as on a kernel before 5.5).
  */
 bool rl_ring_feature_off(const char *feature);

@@ -7,9 +7,11 @@
  * the protocol does file I/O the loop registers a pool of buffers
  * (io_uring_register_buffers, fixedbuf.c) and a read or write into one of them goes as
  * READ_FIXED / WRITE_FIXED, so the kernel does not map the pages on every operation.
- * Where the ring would hand an operation to an io-wq thread every time (buffered writes on
- * tmpfs and ext4; creating opens, renames and unlinks on tmpfs), the loop thread makes the
- * system call itself instead (fileinline.c).
+ * tmpfs and ext4 have no non-blocking buffered writes, so there the ring hands each write
+ * to an io-wq worker; doing them in the loop thread instead (pwrite, as the blocking engine
+ * does) was measured and lost: 1.10x the CPU per upload on tmpfs, because pwrite copies
+ * from user memory (prefaulting each page) where WRITE_FIXED copies from pinned pages
+ * (results/2026-12-06-a0862fd-cheapest/README.md, technique 7).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,11 +48,8 @@ int ul_fileop(struct rl_loop *loop, struct rl_fileop *op)
 {
 	struct uloop *l = (struct uloop *)loop;
 	struct uconn *c = (struct uconn *)op->conn;
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = ul_sqe_get(l);
 
-	if (rl_fileinline_try(&l->fin, op))
-		return RL_FILEOP_FINISHED;
-	sqe = ul_sqe_get(l);
 	if (!sqe)
 		return -EBUSY;
 	switch (op->kind) {
@@ -65,7 +64,6 @@ int ul_fileop(struct rl_loop *loop, struct rl_fileop *op)
 		io_uring_prep_fsync(sqe, op->fd, 0);
 		break;
 	case RL_FOP_CLOSE:
-		rl_fileinline_forget(&l->fin, op->fd);
 		io_uring_prep_close(sqe, op->fd);
 		break;
 	case RL_FOP_RENAME:

@@ -18,7 +18,6 @@
 
 #include "bufring.h"
 #include "conn.h"
-#include "fileinline.h"
 #include "fixedbuf.h"
 #include "log.h"
 #include "ring.h"
@@ -59,7 +58,6 @@ struct uloop {
 	struct rl_ring r;
 	struct rl_bufring br;
 	struct rl_fixedbuf fixed; /* registered buffers, when the protocol does file I/O */
-	struct rl_fileinline fin; /* which file operations go inline (fileinline.h) */
 	int lfd;
 	uint64_t wake_buf;
 	struct uconn *live;
