@@ -484,7 +484,7 @@ def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
             w = matrix.WORKLOADS[b.workload]
             client = "load"
         if "{root}" in " ".join(w.server_args):
-            root = tempfile.mkdtemp(prefix="ringlab-bench-root-")
+            root = tempfile.mkdtemp(prefix="ringlab-bench-root-", dir=w.root_parent)
         srv = start_target(target, w, b.conns, server_bin, raw, label, root, sockperf_opt,
                            client)
         rec["commands"] = {"server": command_line(srv.cmd)}
@@ -519,8 +519,8 @@ def run_count(block, target, server_bin, load_bin, raw):
            "workload": block.workload, "conns": block.conns, "target": target,
            "kind": "count", "label": label, "duration": block.duration,
            "warmup": block.warmup}
-    root = tempfile.mkdtemp(prefix="ringlab-bench-root-") if "{root}" in " ".join(
-        w.server_args) else None
+    root = tempfile.mkdtemp(prefix="ringlab-bench-root-", dir=w.root_parent) if (
+        "{root}" in " ".join(w.server_args)) else None
     events, notes = counting.probe()
     try:
         srv = start_target(target, w, block.conns, server_bin, raw, label, root, None, "load")
