@@ -13,10 +13,12 @@ Full size (RINGLAB_SLOWLORIS_FULL=1): 10 pairs, 5,000 attacker connections from
 127.0.0.2-127.0.0.50; it asserts 0 errors, the achieved rate within 1% of the offered one,
 and the corrected p99 under attack at most 2x the no-attack p99 in at least 9 of 10 pairs.
 RINGLAB_SLOWLORIS_N and RINGLAB_SLOWLORIS_PAIRS override the sizes; RINGLAB_SLOWLORIS_PIN=1
-pins the server to CPU 0 and both load generators to CPU 1.  Every pair is printed with the
+pins the server to CPU 0 and both load generators to CPU 1; RINGLAB_SLOWLORIS_SERVER_ARGS
+adds server options (e.g. --no-source-filter, for an A/B of the SYN filter).  Every pair is printed with the
 server's CPU and RSS, and the attacker's held connections, cuts/s and CPU."""
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -146,9 +148,11 @@ def main():
     load_cpu = 1 if pin else None
     rate_tol = 0.01 if full else 0.10
     srv_args = ["--idle-timeout", "10s", "--max-conns-per-source", str(CAP)]
+    srv_args += shlex.split(os.environ.get("RINGLAB_SLOWLORIS_SERVER_ARGS", ""))
     preexec = (lambda: os.sched_setaffinity(0, {0})) if pin else None
-    tap.diag("%s size: %d pairs, %d attacker connections from %s, cap %d per source%s"
-             % ("full" if full else "CI", pairs, n, sources, CAP, ", pinned" if pin else ""))
+    tap.diag("%s size: %d pairs, %d attacker connections from %s, cap %d per source%s; server %s"
+             % ("full" if full else "CI", pairs, n, sources, CAP, ", pinned" if pin else "",
+                " ".join(srv_args)))
     with rel.LogServer("echo", engine=args.engine, args=srv_args, preexec_fn=preexec) as srv:
         cap_doc, _, _ = active(srv.addr, None, 2, load_cpu)
         capacity = cap_doc["totals"]["requests_per_s"]
