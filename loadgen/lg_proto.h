@@ -91,8 +91,7 @@ struct lg_proto {
 	 * The pieces of one request come in order; st may record what it produced (the file
 	 * protocol hashes each upload on the way out).  Returns the number of bytes written.
 	 */
-	size_t (*request_produce)(void *st, uint64_t i, uint64_t off, uint8_t *buf,
-				  size_t len);
+	size_t (*request_produce)(void *st, uint64_t i, uint64_t off, uint8_t *buf, size_t len);
 	/*
 	 * Checks n received bytes p, which continue the reply to request i at byte `off` of
 	 * that reply.  Sets *done when the reply is complete.  Returns how many of the n bytes
