@@ -108,10 +108,21 @@ void ul_submit_cancel(struct uloop *l, struct uconn *c, bool all)
 	c->inflight++;
 }
 
+/* Closes c's socket through the ring; its completion frees c (ul_conn_settle). */
+static void submit_close(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe = ul_sqe_get(l);
+
+	if (!sqe)
+		return;
+	io_uring_prep_close(sqe, c->fd);
+	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
+	c->inflight++;
+	c->st |= US_CLOSE_SENT;
+}
+
 void ul_conn_start_close(struct uloop *l, struct uconn *c)
 {
-	struct io_uring_sqe *sqe;
-
 	if (c->st & US_CLOSING)
 		return;
 	c->st |= US_CLOSING;
@@ -128,30 +139,16 @@ void ul_conn_start_close(struct uloop *l, struct uconn *c)
 			ul_submit_cancel(l, c, true);
 		return;
 	}
-	sqe = ul_sqe_get(l);
-	if (!sqe)
-		return;
-	io_uring_prep_close(sqe, c->fd);
-	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
-	c->inflight++;
-	c->st |= US_CLOSE_SENT;
+	submit_close(l, c);
 }
 
 /* Called after every completion of `c`: close once idle, free after the close. */
 void ul_conn_settle(struct uloop *l, struct uconn *c)
 {
-	struct io_uring_sqe *sqe;
-
 	if (!(c->st & US_CLOSING) || c->inflight)
 		return;
 	if (!(c->st & US_CLOSE_SENT)) {
-		sqe = ul_sqe_get(l);
-		if (!sqe)
-			return;
-		io_uring_prep_close(sqe, c->fd);
-		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
-		c->inflight++;
-		c->st |= US_CLOSE_SENT;
+		submit_close(l, c);
 		return;
 	}
 	if (c->prev)
