@@ -462,6 +462,18 @@ def _label(seq, trial):
     return "%03d-%s-c%d-%s-r%d" % (seq, b.workload, b.conns, t, trial.rep)
 
 
+def upload_root(w):
+    """A fresh directory for a workload whose server takes one ("{root}"), under
+    w.root_parent (file-put-tmpfs: /dev/shm) or $TMPDIR; None when it takes none.  The
+    caller removes it."""
+    if "{root}" not in " ".join(w.server_args):
+        return None
+    if w.root_parent and not os.path.isdir(w.root_parent):
+        raise measure.TrialError("%s needs %s for its uploads, and this machine has none"
+                                 % (w.name, w.root_parent))
+    return tempfile.mkdtemp(prefix="ringlab-bench-root-", dir=w.root_parent)
+
+
 def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
     b = trial.block
     label = _label(seq, trial)
@@ -483,8 +495,7 @@ def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
         else:
             w = matrix.WORKLOADS[b.workload]
             client = "load"
-        if "{root}" in " ".join(w.server_args):
-            root = tempfile.mkdtemp(prefix="ringlab-bench-root-", dir=w.root_parent)
+        root = upload_root(w)
         srv = start_target(target, w, b.conns, server_bin, raw, label, root, sockperf_opt,
                            client)
         rec["commands"] = {"server": command_line(srv.cmd)}
@@ -519,10 +530,10 @@ def run_count(block, target, server_bin, load_bin, raw):
            "workload": block.workload, "conns": block.conns, "target": target,
            "kind": "count", "label": label, "duration": block.duration,
            "warmup": block.warmup}
-    root = tempfile.mkdtemp(prefix="ringlab-bench-root-", dir=w.root_parent) if (
-        "{root}" in " ".join(w.server_args)) else None
+    root = None
     events, notes = counting.probe()
     try:
+        root = upload_root(w)
         srv = start_target(target, w, block.conns, server_bin, raw, label, root, None, "load")
         try:
             r = counting.counted_pass(load_bin, srv, w, block.conns, block.duration,

@@ -2,6 +2,7 @@
 prints the preset's trials and every preset's estimated time -- the default about 18
 minutes (timed trials, and a counting pass per block and target), --ci under 5, --smoke
 seconds, --soak about 10.  Argument: the meson build root (default: build/ of the checkout), whose ringlab-load decides which modes exist."""
+import os
 import re
 import sys
 
@@ -60,6 +61,22 @@ def main():
                  "--plan %s shows its trials" % opt)
     t.ok(len({tuple(sorted(e.items())) for e in seen.values()}) == 1,
          "every preset's estimate is the same whichever preset is planned")
+    sys.path.insert(0, str(ROOT / "bench"))
+    import dataclasses  # noqa: E402
+    import matrix  # noqa: E402
+    import measure  # noqa: E402
+    import runner  # noqa: E402
+    w = matrix.WORKLOADS["file-put-tmpfs"]
+    if os.path.isdir("/dev/shm"):
+        d = runner.upload_root(w)
+        t.ok(d.startswith("/dev/shm/"), "file-put-tmpfs uploads under /dev/shm (%s)" % d)
+        os.rmdir(d)
+    try:
+        runner.upload_root(dataclasses.replace(w, root_parent="/nonexistent-ringlab"))
+        t.ok(False, "a missing upload parent is a trial error")
+    except measure.TrialError as e:
+        t.ok("/nonexistent-ringlab" in str(e), "a missing upload parent is a trial error: %s" % e)
+    t.ok(runner.upload_root(matrix.WORKLOADS["echo-64"]) is None, "echo takes no upload root")
     r = bench("run", "--plan", "--build-dir", build, "--ci")
     t.ok("echo-64/c1000" in r.stdout and "peer" not in r.stdout.split("plan:")[1].split(
         "every preset")[0], "--ci: the headline block, no peers")
