@@ -127,6 +127,10 @@ enum {
 	RL_CONN_RESUMED = 1u << 5,     /* unpaused: present kept input again */
 };
 
+/*
+ * A connection.  Its fields belong to the engines and conn.c: a protocol asks about it only
+ * through the calls below (its own state through rl_conn_state()), never reading a field.
+ */
 struct rl_conn {
 	struct rl_loop *loop;
 	struct rl_sendq sq;
@@ -253,6 +257,14 @@ void rl_conn_fileop_done(struct rl_fileop *op, int res);
 
 /* Tells the protocol its send queue just became empty (if it asked). */
 void rl_conn_sent(struct rl_conn *c);
+
+/* ---- what protocols may ask about a connection (they read no field of it) ---- */
+
+/* Returns the connection's number: unique in the server process, from 1 in accept order. */
+static inline uint64_t rl_conn_id(const struct rl_conn *c)
+{
+	return c->id;
+}
 
 /* Returns the bytes queued and not yet sent. */
 static inline size_t rl_conn_queued(const struct rl_conn *c)

@@ -98,7 +98,7 @@ static int broadcast(struct rl_conn *from, const uint8_t *text, size_t len)
 
 	if (!line)
 		return -ENOMEM;
-	n = snprintf((char *)line->data, 24, "%llu ", (unsigned long long)from->id);
+	n = snprintf((char *)line->data, 24, "%llu ", (unsigned long long)rl_conn_id(from));
 	memcpy(line->data + n, text, len);
 	line->data[(size_t)n + len] = '\n';
 	line->len = (uint32_t)((size_t)n + len + 1);

@@ -268,169 +268,230 @@ void file_sink_finish_if_done(struct rl_conn *c, struct fconn *f)
 		file_sink_finish(c, f);
 }
 
-/* ---- protocol callbacks: file operation done, replies sent, connection gone ---- */
+/* ---- what each state does when its file operation completes (res: op->res) ---- */
 
-void file_on_fileop(struct rl_conn *c, struct rl_fileop *op)
+/* Any state, the connection closing: note what the operation left; on_close removes it. */
+static void gone_mid_op(struct fconn *f, const struct rl_fileop *op)
 {
-	struct fconn *f = rl_conn_state(c);
-	char hex[65];
 	int res = op->res;
 
-	if (rl_conn_closing(c) && f->st != F_FAIL_CLOSE && f->st != F_FAIL_UNLINK) {
-		/* Gone mid-operation: on_close removes what is left. */
-		if (f->st == F_PUT_OPEN || f->st == F_GET_OPEN)
-			f->fd = res >= 0 ? res : -1;
-		else if (op->kind == RL_FOP_CLOSE)
-			f->fd = -1;
-		if (op->kind == RL_FOP_RENAME && res == 0)
-			f->tmp[0] = '\0';
-		f->st = F_IDLE;
+	if (f->st == F_PUT_OPEN || f->st == F_GET_OPEN)
+		f->fd = res >= 0 ? res : -1;
+	else if (op->kind == RL_FOP_CLOSE)
+		f->fd = -1;
+	if (op->kind == RL_FOP_RENAME && res == 0)
+		f->tmp[0] = '\0';
+	f->st = F_IDLE;
+}
+
+/* PUT: everything received so far is written: store the file if that was all, else read on. */
+static void put_take_more(struct rl_conn *c, struct fconn *f)
+{
+	f->st = F_PUT_RECV;
+	if (f->done == f->size) /* after the open: done is 0, so an empty body */
+		put_finish(c, f);
+	else
+		rl_conn_pause_input(c, false);
+	file_sink_finish_if_done(c, f);
+}
+
+/* F_PUT_OPEN: the temporary file is open (or could not be created): take the body. */
+static void put_opened(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res < 0) {
+		f->tmp[0] = '\0';
+		put_fail(c, f, res);
 		return;
 	}
-	switch (f->st) {
-	case F_PUT_OPEN:
-		if (res < 0) {
-			f->tmp[0] = '\0';
-			put_fail(c, f, res);
-			return;
-		}
-		f->fd = res;
-		f->st = F_PUT_RECV;
-		if (f->size == 0)
-			put_finish(c, f);
-		else
-			rl_conn_pause_input(c, false);
-		file_sink_finish_if_done(c, f);
+	f->fd = res;
+	put_take_more(c, f);
+}
+
+/* F_PUT_WRITE: staged bytes written: write the rest of a short write, or take more body. */
+static void put_written(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res <= 0) {
+		put_fail(c, f, res ? res : -EIO);
 		return;
-	case F_PUT_WRITE:
-		if (res <= 0) {
-			put_fail(c, f, res ? res : -EIO);
-			return;
-		}
-		f->done += (uint64_t)res;
-		if ((size_t)res < f->buf_len) { /* short write: the rest, at the next offset */
-			memmove(f->stage->data, f->stage->data + res, f->buf_len - (size_t)res);
-			f->buf_len -= (size_t)res;
-			file_put_write(c, f);
-			return;
-		}
-		f->buf_len = 0;
-		f->st = F_PUT_RECV;
-		if (f->done == f->size)
-			put_finish(c, f);
-		else
-			rl_conn_pause_input(c, false);
-		file_sink_finish_if_done(c, f);
+	}
+	f->done += (uint64_t)res;
+	if ((size_t)res < f->buf_len) { /* short write: the rest, at the next offset */
+		memmove(f->stage->data, f->stage->data + res, f->buf_len - (size_t)res);
+		f->buf_len -= (size_t)res;
+		file_put_write(c, f);
 		return;
-	case F_PUT_FSYNC:
-		if (res < 0) {
-			put_fail(c, f, res);
-			return;
-		}
-		file_start_op(c, f, F_PUT_CLOSE, RL_FOP_CLOSE);
+	}
+	f->buf_len = 0;
+	put_take_more(c, f);
+}
+
+/* F_PUT_FSYNC: the file is durable: close it. */
+static void put_synced(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res < 0) {
+		put_fail(c, f, res);
 		return;
-	case F_PUT_CLOSE:
-		f->fd = -1;
-		if (res < 0) { /* close can report a deferred write error */
-			put_fail(c, f, res);
-			return;
-		}
-		if (f->sink)
-			snprintf(f->name, sizeof(f->name), "output%" PRIu64 ".txt",
-				 (uint64_t)atomic_fetch_add(&sink_seq, 1));
+	}
+	file_start_op(c, f, F_PUT_CLOSE, RL_FOP_CLOSE);
+}
+
+/* F_PUT_CLOSE: the file is closed: rename it over its name (--sink: the next outputN.txt). */
+static void put_closed(struct rl_conn *c, struct fconn *f, int res)
+{
+	f->fd = -1;
+	if (res < 0) { /* close can report a deferred write error */
+		put_fail(c, f, res);
+		return;
+	}
+	if (f->sink)
+		snprintf(f->name, sizeof(f->name), "output%" PRIu64 ".txt",
+			 (uint64_t)atomic_fetch_add(&sink_seq, 1));
+	f->op.path = f->tmp;
+	f->op.path2 = f->name;
+	file_start_op(c, f, F_PUT_RENAME, RL_FOP_RENAME);
+}
+
+/* F_PUT_RENAME: the upload is visible under its name: reply with its size and sha256. */
+static void put_renamed(struct rl_conn *c, struct fconn *f, int res)
+{
+	char hex[65];
+
+	if (res < 0) {
+		put_fail(c, f, res);
+		return;
+	}
+	rl_sha256_final_hex(&f->sha, hex);
+	if (f->sink)
+		file_reply(c, "OK %" PRIu64 " %s %s\n", f->size, hex, f->name);
+	else
+		file_reply(c, "OK %" PRIu64 " %s\n", f->size, hex);
+	back_to_idle(c, f);
+}
+
+/* F_FAIL_UNLINK: the failed upload's temporary file is gone: report the failure. */
+static void fail_unlinked(struct rl_conn *c, struct fconn *f, int res)
+{
+	f->tmp[0] = '\0';
+	if (!rl_conn_closing(c))
+		put_failed(c, f); /* the client may still be sending the body: skipped */
+}
+
+/* F_FAIL_CLOSE: the failed upload's file is closed: unlink it, then report. */
+static void fail_closed(struct rl_conn *c, struct fconn *f, int res)
+{
+	f->fd = -1;
+	if (f->tmp[0]) {
 		f->op.path = f->tmp;
-		f->op.path2 = f->name;
-		file_start_op(c, f, F_PUT_RENAME, RL_FOP_RENAME);
+		file_start_op(c, f, F_FAIL_UNLINK, RL_FOP_UNLINK);
 		return;
-	case F_PUT_RENAME:
-		if (res < 0) {
-			put_fail(c, f, res);
-			return;
-		}
-		rl_sha256_final_hex(&f->sha, hex);
-		if (f->sink)
-			file_reply(c, "OK %" PRIu64 " %s %s\n", f->size, hex, f->name);
-		else
-			file_reply(c, "OK %" PRIu64 " %s\n", f->size, hex);
+	}
+	fail_unlinked(c, f, res);
+}
+
+/* F_GET_OPEN: the file is open (or not found, not allowed): statx it for its size. */
+static void get_opened(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res < 0) {
+		reply_errno(c, res);
 		back_to_idle(c, f);
 		return;
-	case F_FAIL_CLOSE:
-		f->fd = -1;
-		if (f->tmp[0]) {
-			f->op.path = f->tmp;
-			file_start_op(c, f, F_FAIL_UNLINK, RL_FOP_UNLINK);
-			return;
-		}
-	/* fall through */
-	case F_FAIL_UNLINK:
-		f->tmp[0] = '\0';
-		if (!rl_conn_closing(c))
-			put_failed(c, f); /* the client may still be sending the body: skipped */
-		return;
-	case F_GET_OPEN:
-		if (res < 0) {
-			reply_errno(c, res);
-			back_to_idle(c, f);
-			return;
-		}
-		f->fd = res;
-		f->op.stx = &f->stx;
-		file_start_op(c, f, F_GET_STAT, RL_FOP_STATX);
-		return;
-	case F_GET_STAT:
-		if (res < 0 || !S_ISREG(f->stx.stx_mode)) {
-			if (res < 0)
-				reply_errno(c, res);
-			else
-				file_reply(c, "ERR 403 not a regular file\n");
-			f->size = f->done = 0;
-			file_start_op(c, f, F_GET_CLOSE, RL_FOP_CLOSE);
-			return;
-		}
-		f->size = f->stx.stx_size;
-		f->done = 0;
-		file_reply(c, "OK %" PRIu64 "\n", f->size);
-		if (f->size)
-			get_read(c, f);
-		else
-			file_start_op(c, f, F_GET_CLOSE, RL_FOP_CLOSE);
-		return;
-	case F_GET_READ:
-		if (res <= 0) {
-			/* The file shrank under us after "OK size": the stream cannot be
-			 * repaired, so the connection is cut rather than send short data. */
-			rl_chunk_unref(f->chunk);
-			f->chunk = NULL;
-			rl_warn("GET %s: read failed at %" PRIu64 ": %s", f->name, f->done,
-				res ? strerror(-res) : "file shrank");
-			rl_conn_abort(c);
-			return;
-		}
-		f->chunk->len = (uint32_t)res;
-		rl_conn_send_chunk(c, f->chunk, 0, (uint32_t)res, 0);
-		rl_chunk_unref(f->chunk);
-		f->chunk = NULL;
-		f->done += (uint64_t)res;
-		if (f->done == f->size)
-			file_start_op(c, f, F_GET_CLOSE, RL_FOP_CLOSE);
-		else if (rl_conn_queued(c) < GET_AHEAD)
-			get_read(c, f);
-		else
-			f->st = F_GET_WAIT; /* on_sent reads on */
-		return;
-	case F_GET_CLOSE:
-		back_to_idle(c, f);
-		return;
-	case F_DEL:
+	}
+	f->fd = res;
+	f->op.stx = &f->stx;
+	file_start_op(c, f, F_GET_STAT, RL_FOP_STATX);
+}
+
+/* F_GET_STAT: a regular file gets "OK size" and its first read; anything else an error. */
+static void get_statted(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res < 0 || !S_ISREG(f->stx.stx_mode)) {
 		if (res < 0)
 			reply_errno(c, res);
 		else
-			file_reply(c, "OK\n");
-		back_to_idle(c, f);
-		return;
-	default:
+			file_reply(c, "ERR 403 not a regular file\n");
+		f->size = f->done = 0;
+		file_start_op(c, f, F_GET_CLOSE, RL_FOP_CLOSE);
 		return;
 	}
+	f->size = f->stx.stx_size;
+	f->done = 0;
+	file_reply(c, "OK %" PRIu64 "\n", f->size);
+	if (f->size)
+		get_read(c, f);
+	else
+		file_start_op(c, f, F_GET_CLOSE, RL_FOP_CLOSE);
+}
+
+/* F_GET_READ: send the chunk read, then read on, wait for the peer, or close at the end. */
+static void get_chunk_read(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res <= 0) {
+		/* The file shrank under us after "OK size": the stream cannot be repaired, so
+		 * the connection is cut rather than send short data. */
+		rl_chunk_unref(f->chunk);
+		f->chunk = NULL;
+		rl_warn("GET %s: read failed at %" PRIu64 ": %s", f->name, f->done,
+			res ? strerror(-res) : "file shrank");
+		rl_conn_abort(c);
+		return;
+	}
+	f->chunk->len = (uint32_t)res;
+	rl_conn_send_chunk(c, f->chunk, 0, (uint32_t)res, 0);
+	rl_chunk_unref(f->chunk);
+	f->chunk = NULL;
+	f->done += (uint64_t)res;
+	if (f->done == f->size)
+		file_start_op(c, f, F_GET_CLOSE, RL_FOP_CLOSE);
+	else if (rl_conn_queued(c) < GET_AHEAD)
+		get_read(c, f);
+	else
+		f->st = F_GET_WAIT; /* on_sent reads on */
+}
+
+/* F_GET_CLOSE: the download's file is closed: take the next command. */
+static void get_closed(struct rl_conn *c, struct fconn *f, int res)
+{
+	back_to_idle(c, f);
+}
+
+/* F_DEL: the unlink finished: reply OK or why not. */
+static void deleted(struct rl_conn *c, struct fconn *f, int res)
+{
+	if (res < 0)
+		reply_errno(c, res);
+	else
+		file_reply(c, "OK\n");
+	back_to_idle(c, f);
+}
+
+/* ---- protocol callbacks: file operation done, replies sent, connection gone ---- */
+
+/* Each state's completion handler, by the operation it waits for.  NULL in the states with
+ * none in flight: F_IDLE, F_PUT_RECV, F_DISCARD, F_GET_WAIT. */
+static void (*const fileop_done[])(struct rl_conn *c, struct fconn *f, int res) = {
+    [F_PUT_OPEN] = put_opened,	     /* open the temporary file */
+    [F_PUT_WRITE] = put_written,     /* write staged body bytes */
+    [F_PUT_FSYNC] = put_synced,	     /* fsync (--fsync) */
+    [F_PUT_CLOSE] = put_closed,	     /* close */
+    [F_PUT_RENAME] = put_renamed,    /* rename over the name */
+    [F_FAIL_CLOSE] = fail_closed,    /* close after a failure */
+    [F_FAIL_UNLINK] = fail_unlinked, /* unlink the temporary file */
+    [F_GET_OPEN] = get_opened,	     /* open the file */
+    [F_GET_STAT] = get_statted,	     /* statx */
+    [F_GET_READ] = get_chunk_read,   /* read a chunk */
+    [F_GET_CLOSE] = get_closed,	     /* close */
+    [F_DEL] = deleted,		     /* unlink */
+};
+
+/* Advances the command whose file operation `op` finished: its state's handler above. */
+void file_on_fileop(struct rl_conn *c, struct rl_fileop *op)
+{
+	struct fconn *f = rl_conn_state(c);
+
+	if (rl_conn_closing(c) && f->st != F_FAIL_CLOSE && f->st != F_FAIL_UNLINK)
+		gone_mid_op(f, op);
+	else if ((size_t)f->st < sizeof(fileop_done) / sizeof(fileop_done[0]) && fileop_done[f->st])
+		fileop_done[f->st](c, f, op->res);
 }
 
 void file_on_sent(struct rl_conn *c)

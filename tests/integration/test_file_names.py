@@ -4,7 +4,8 @@ inside, 300 bytes, control bytes, leading dot) gets an ERR (403; 400 is accepted
 empty name) for GET, PUT and DEL, and nothing changes on disk, inside or outside the root.
 The body of a rejected PUT is skipped, never run as commands.  A symlink planted in the
 root that points outside cannot be read through (ERR 403) nor written through (the
-outside file stays unchanged), and a symlinked directory cannot be used to escape."""
+outside file stays unchanged), and a symlinked directory cannot be used to escape.  A PUT
+over a directory fails at the rename (ERR 403) and leaves no temporary file."""
 import hashlib
 import os
 import shutil
@@ -170,6 +171,15 @@ def symlinks(tap, srv, top, root, outside):
         line = harness.read_line(s)
         tap.ok(line.startswith(b"ERR 403 ") and os.path.isdir(os.path.join(root, "sub")),
                "DEL of a directory -> ERR 403 and it stays", repr(line))
+        # PUT over a directory: the body is stored, then the rename fails (EISDIR), so the
+        # temporary file is unlinked straight away (no close step) and the failure reported.
+        line = harness.file_put(s, "sub", b"over a dir")
+        tap.ok(line.startswith(b"ERR 403 ") and os.path.isdir(os.path.join(root, "sub")),
+               "PUT over a directory -> ERR 403 and it stays", repr(line))
+        tap.ok(harness.tmp_files(root) == [], "PUT over a directory: no temporary file left",
+               harness.tmp_files(root))
+        line, body = harness.file_get(s, "target")
+        tap.ok(body == b"target", "PUT over a directory: the connection keeps working", repr(line))
     with open(secret, "rb") as f:
         tap.ok(f.read() == b"secret", "the outside file is unchanged at the end")
     tap.ok(sorted(os.listdir(os.path.join(top))) == sorted(["root", "outside", "x"]),
