@@ -1,8 +1,9 @@
 """bench/run --curves: latency and CPU per operation along the load, at equal offered load.
 
 For each workload (default: echo-64 at 1,000 connections, echo-4k at 100, udp-64 at 64
-sockets, greeting at 100 connectors) and each engine (and nginx for greeting when it is
-installed):
+sockets, greeting at 100 connectors) and each engine (and the peers when they are
+installed: nginx for greeting, sockperf sr for udp-64, loaded by `ringlab-load udp
+--sockperf`):
 
 1. *Calibrate*: one closed-loop trial per target, interleaved: its capacity C.
 2. *Plan the steps*: one geometric grid per workload, shared by every target so that
@@ -172,9 +173,6 @@ def select(only, conns, engines, peers_ok, no_peers, load_protos, notes):
                 notes.append("%s: peer %s skipped: %s" % (name, peer, why))
             else:
                 targets.append(peer)
-        if wname == "udp" and not engines:
-            notes.append("udp-64: no sockperf sr curve: sockperf sr only answers datagrams "
-                         "with sockperf's own header, and ringlab-load udp sends its own")
         for c in (conns or [default_conns]):
             out.append(Curve(name if not conns else "%s" % name, wname, c, tuple(targets)))
     return out
@@ -234,7 +232,7 @@ class Sweep:
     def trial(self, curve, target, kind, rep, step=None, offered=None, duration=1.0,
               warmup=0.3):
         self.seq += 1
-        w = matrix.WORKLOADS[curve.workload]
+        w = matrix.for_target(matrix.WORKLOADS[curve.workload], target)
         if offered is not None:
             w = replace(w, load_args=tuple(w.load_args) + ("--rate", "%d" % offered))
         label = "%04d-%s-c%d-%s-%s%s-r%d" % (self.seq, curve.name, curve.conns, target, kind,

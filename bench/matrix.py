@@ -32,6 +32,8 @@ class Workload:
     server_args: tuple = ()        # "{root}" is replaced by a fresh directory
     root_parent: str = None        # where that directory goes (None: $TMPDIR or /tmp)
     peers: tuple = ()              # peer targets measured in the same block
+    # (peer, ringlab-load options): what the load adds to load_args against that peer
+    peer_load_args: tuple = ()
     unit: str = "req/s"
 
 
@@ -51,10 +53,12 @@ WORKLOADS = {w.name: w for w in (
              "connect, read the greeting to EOF, close, again (N connectors at once)",
              load_args=("--source", "127.0.0.2-127.0.0.50"), peers=("nginx",),
              unit="conn/s"),
-    # sockperf sr cannot be a peer here: it only answers datagrams carrying sockperf's
-    # own header, and ringlab-load udp sends its own (sequence number, send time).
+    # sockperf sr only answers datagrams that carry sockperf's header: against it the
+    # load runs `ringlab-load udp --sockperf` (same sockets, size and rate; the engines get
+    # plain echo datagrams of the same size).
     Workload("udp", "udp", "udp", "UDP echo, 64 B datagrams, one in flight per socket",
-             size="64", pipeline=1, unit="dgram/s"),
+             size="64", pipeline=1, peers=("sockperf-sr",),
+             peer_load_args=(("sockperf-sr", ("--sockperf",)),), unit="dgram/s"),
     Workload("chat", "chat", "chat",
              "chat room, 64 B lines, each fanned out to every other client",
              size="64", unit="lines/s"),
@@ -266,6 +270,15 @@ def plan(preset, load_protos, peers_ok, only=None, no_peers=False, sockperf_clie
 def _extra_follows(extra, wanted):
     return (extra == "udp-pingpong" and "udp" in wanted) or \
            (extra == "bulk-tcp" and wanted & {"file-put", "file-get"})
+
+
+def for_target(workload, target):
+    """The workload as ringlab-load runs it against `target`: with the options the
+    workload gives that peer (peer_load_args) added to load_args."""
+    extra = dict(workload.peer_load_args).get(target)
+    if not extra:
+        return workload
+    return replace(workload, load_args=tuple(workload.load_args) + tuple(extra))
 
 
 def peer_reason(peer, peers_ok, no_peers):

@@ -493,7 +493,7 @@ def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
             client = client or "pp"
             w = matrix.WORKLOADS["udp"]
         else:
-            w = matrix.WORKLOADS[b.workload]
+            w = matrix.for_target(matrix.WORKLOADS[b.workload], target)
             client = "load"
         root = upload_root(w)
         srv = start_target(target, w, b.conns, server_bin, raw, label, root, sockperf_opt,
@@ -524,7 +524,7 @@ def run_trial(seq, trial, server_bin, load_bin, raw, sockperf_opt):
 def run_count(block, target, server_bin, load_bin, raw):
     """The counting pass of one target of a block (counting.py): a fresh server, the
     block's load in a short window, perf stat on the server.  Returns its record."""
-    w = matrix.WORKLOADS[block.workload]
+    w = matrix.for_target(matrix.WORKLOADS[block.workload], target)
     label = "count-%s-c%d-%s" % (block.workload, block.conns, target)
     rec = {"schema_version": env.SCHEMA_VERSION, "block": block.key,
            "workload": block.workload, "conns": block.conns, "target": target,

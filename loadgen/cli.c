@@ -56,6 +56,7 @@ enum {
 	OPT_SHARDS,
 	OPT_START_AT,
 	OPT_MAX_LATE,
+	OPT_SOCKPERF,
 };
 
 #define DEFAULT_MAX_LATE_NS (100 * RL_NSEC_PER_MSEC)
@@ -79,6 +80,7 @@ static const struct option long_opts[] = {
     {"expect", required_argument, NULL, OPT_EXPECT},
     {"expect-file", required_argument, NULL, OPT_EXPECT_FILE},
     {"reply-any", no_argument, NULL, OPT_REPLY_ANY},
+    {"sockperf", no_argument, NULL, OPT_SOCKPERF},
     {"mode", required_argument, NULL, OPT_MODE},
     {"senders", required_argument, NULL, OPT_SENDERS},
     {"shard", required_argument, NULL, OPT_SHARD},
@@ -147,6 +149,8 @@ static void usage(FILE *f)
 	    "                           udp: --expect/--expect-file is the server's fixed reply\n"
 	    "      --reply-any          udp: the server sends a fixed reply (--reply); match\n"
 	    "                           replies to datagrams by arrival order\n"
+	    "      --sockperf           udp: speak sockperf ping-pong, for 'sockperf sr' and\n"
+	    "                           'ringlab-server udp --sockperf' (--size >= 22)\n"
 	    "      --mode M             file: put (default), get or mixed\n"
 	    "      --senders M          chat: only the first M of the --connections clients\n"
 	    "                           send lines (--rate is shared among them); all of\n"
@@ -184,7 +188,10 @@ static void usage(FILE *f)
 	    "sequence number, the send time and per-socket filler, and are echoed back.\n"
 	    "--pipeline K datagrams outstanding per socket (closed loop) or --rate R datagrams/s\n"
 	    "(open loop).  A datagram unanswered for --timeout is lost (not an error).  Reports\n"
-	    "RTT, loss, reordering, duplicates and late replies.\n"
+	    "RTT, loss, reordering, duplicates and late replies.  --sockperf: the datagrams\n"
+	    "start with sockperf's 14-byte ping-pong header instead (sequence number, flags,\n"
+	    "length), then the send time and the filler; a reply must come back with the\n"
+	    "client flag cleared and every other byte as sent.\n"
 	    "\n"
 	    "chat: --connections clients (use e.g. 50) join one room (one thread); each sends\n"
 	    "--size-byte lines carrying its index and a sequence number, closed loop (--pipeline\n"
@@ -207,6 +214,7 @@ static void usage(FILE *f)
 	    "  ringlab-load greeting --target 127.0.0.1:7001 -c 64 --rate 5k\n"
 	    "  ringlab-load udp --target 127.0.0.1:7002 -c 100 -p 4 --timeout 200ms\n"
 	    "  ringlab-load udp --target 127.0.0.1:7002 -c 10 --expect 'Hello UDP Client'\n"
+	    "  ringlab-load udp --target 127.0.0.1:11111 -c 64 --sockperf\n"
 	    "  ringlab-load chat --target 127.0.0.1:7003 -c 50 --rate 1000\n"
 	    "  ringlab-load chat --target 127.0.0.1:7003 -c 1000 --senders 10 --rate 1000\n"
 	    "  ringlab-load file --target 127.0.0.1:7004 -c 8 -s 1MiB --mode mixed\n"
@@ -354,6 +362,11 @@ static int finish(struct lg_config *cfg, const char *target, bool pipeline_set, 
 		    "--expect and --expect-file apply to greeting and udp only");
 	if (cfg->params.reply_any && !cfg->proto->datagram)
 		return rl_cli_usage_error("--reply-any applies to udp only");
+	if (cfg->params.sockperf && !cfg->proto->datagram)
+		return rl_cli_usage_error("--sockperf applies to udp only");
+	if (cfg->params.sockperf && (cfg->params.reply_any || cfg->params.expect))
+		return rl_cli_usage_error("--sockperf expects sockperf's replies: no --reply-any, "
+					  "--expect or --expect-file with it");
 	if (cfg->mode_set && cfg->proto != &lg_proto_file)
 		return rl_cli_usage_error("--mode applies to the file protocol only");
 	if (cfg->proto->broadcast && cfg->threads != 1)
@@ -464,6 +477,9 @@ static int parse_option(int opt, const char *arg, struct lg_config *cfg, const c
 		return rl_cli_duration("max-late", arg, 0, &cfg->max_late_ns);
 	case OPT_REPLY_ANY:
 		cfg->params.reply_any = true;
+		return 0;
+	case OPT_SOCKPERF:
+		cfg->params.sockperf = true;
 		return 0;
 	case 'q':
 		cfg->quiet = true;

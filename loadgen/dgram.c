@@ -22,6 +22,11 @@
  * request slot's mark says whether its datagram is pending, answered or lost; the
  * answered bits of the last LG_DG_HISTORY numbers and the highest number answered are the
  * mode's own state, per socket.
+ *
+ * The header (layouts in proto_udp.c) is this file's: the sequence number and the send
+ * time, or with --sockperf sockperf's header (big endian: sequence number, flags, length)
+ * and then the send time.  A reply's header must be the one sent, byte for byte, but for
+ * sockperf's client bit, which the server clears.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,7 +38,15 @@
 #include "record.h"
 #include "udata.h"
 
-#define HEADER 16u
+#define HEADER 16u /* sequence number, send time */
+
+/* --sockperf: sockperf's header (big endian), then the send time (HEADER_SP bytes). */
+#define SP_FLAGS_AT 8u
+#define SP_LEN_AT   10u
+#define SP_TIME_AT  14u
+#define HEADER_SP   22u
+#define SP_CLIENT   0x0001u /* from a client: the server's reply clears it */
+#define SP_PONG_REQ 0x0002u /* asks for a reply */
 
 /* Answered bits kept per socket: duplicates are told from late replies this far back. */
 #define LG_DG_HISTORY 8192u
@@ -111,6 +124,53 @@ static uint64_t get64(const uint8_t *p)
 	return v;
 }
 
+static void put_be(uint8_t *p, uint64_t v, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* Bytes of a datagram before the protocol's filler. */
+static size_t header_len(const struct lg_config *cfg)
+{
+	return cfg->params.sockperf ? HEADER_SP : HEADER;
+}
+
+/* Writes the header of datagram seq, sent at `sent`: as it goes out, or (reply) as the
+ * server must send it back.  Returns its length. */
+static size_t header_put(const struct lg_config *cfg, uint8_t *p, uint64_t seq, uint64_t sent,
+			 bool reply)
+{
+	if (!cfg->params.sockperf) {
+		put64(p, seq);
+		put64(p + 8, sent);
+		return HEADER;
+	}
+	put_be(p, seq, 8);
+	put_be(p + SP_FLAGS_AT, reply ? SP_PONG_REQ : SP_CLIENT | SP_PONG_REQ, 2);
+	put_be(p + SP_LEN_AT, cfg->params.size, 4);
+	put64(p + SP_TIME_AT, sent);
+	return HEADER_SP;
+}
+
+/* The sequence number in the header at p (header_len() bytes). */
+static uint64_t header_seq(const struct lg_config *cfg, const uint8_t *p)
+{
+	return cfg->params.sockperf ? get_be64(p) : get64(p);
+}
+
 /* c's answered bits. */
 static uint64_t *bits_of(const struct lg_worker *w, const struct lg_conn *c)
 {
@@ -142,6 +202,7 @@ static bool send_one(struct lg_worker *w, struct lg_conn *c, uint64_t seq, uint6
 	struct lg_slot *s = &c->slots[seq & w->slot_mask];
 	uint8_t *buf = c->sbuf + (size_t)(seq & w->slot_mask) * size;
 	struct io_uring_sqe *sqe = lg_sqe(w);
+	size_t hl;
 
 	if (!sqe)
 		return false;
@@ -149,9 +210,8 @@ static bool send_one(struct lg_worker *w, struct lg_conn *c, uint64_t seq, uint6
 	s->sent = w->now;
 	s->mark = LG_DG_PENDING;
 	bit_set(bits_of(w, c), seq, false);
-	put64(buf, seq);
-	put64(buf + 8, w->now);
-	cfg->proto->request_produce(c->pstate, seq, HEADER, buf + HEADER, size - HEADER);
+	hl = header_put(cfg, buf, seq, w->now, false);
+	cfg->proto->request_produce(c->pstate, seq, hl, buf + hl, size - hl);
 	io_uring_prep_send(sqe, c->fd, buf, size, MSG_NOSIGNAL);
 	lg_sqe_file(w, sqe);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
@@ -271,6 +331,8 @@ static void on_fixed_reply(struct lg_worker *w, struct lg_conn *c, const uint8_t
 static void on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t *p, size_t n)
 {
 	const struct lg_config *cfg = w->cfg;
+	size_t hl = header_len(cfg), i;
+	uint8_t want[HEADER_SP];
 	struct lg_mismatch mm;
 	const struct lg_slot *s;
 	uint64_t seq;
@@ -280,11 +342,11 @@ static void on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t *p
 		on_fixed_reply(w, c, p, n);
 		return;
 	}
-	if (n < HEADER) {
+	if (n < hl) {
 		mismatch(w, c, c->replied, n, -1, -1);
 		return;
 	}
-	seq = get64(p);
+	seq = header_seq(cfg, p);
 	if (seq >= c->issued) {
 		mismatch(w, c, seq, 0, -1, p[0]); /* a number never sent */
 		return;
@@ -301,16 +363,18 @@ static void on_datagram(struct lg_worker *w, struct lg_conn *c, const uint8_t *p
 		}
 		return;
 	}
-	if (get64(p + 8) != s->sent) {
-		mismatch(w, c, seq, 8, -1, -1); /* not the send time we wrote */
+	header_put(cfg, want, seq, s->sent, true);
+	for (i = 0; i < hl && p[i] == want[i]; i++)
+		;
+	if (i < hl) {
+		mismatch(w, c, seq, i, want[i], p[i]); /* e.g. not the send time we wrote */
 		return;
 	}
 	if (n != cfg->params.size) {
 		mismatch(w, c, seq, n < cfg->params.size ? n : cfg->params.size, -1, -1);
 		return;
 	}
-	if (cfg->proto->reply_verify(c->pstate, seq, HEADER, p + HEADER, n - HEADER, &done, &mm) <
-	    0) {
+	if (cfg->proto->reply_verify(c->pstate, seq, hl, p + hl, n - hl, &done, &mm) < 0) {
 		mismatch(w, c, seq, mm.offset, mm.expected, mm.got);
 		return;
 	}

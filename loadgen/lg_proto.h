@@ -35,6 +35,7 @@ struct lg_proto_params {
 	size_t expect_len;
 	unsigned file_mode; /* file: LG_FILE_PUT, _GET or _MIXED (--mode) */
 	bool reply_any;	    /* udp: the server answers with fixed text (--reply-any/--expect) */
+	bool sockperf;	    /* udp: datagrams carry sockperf's ping-pong header (--sockperf) */
 	unsigned senders;   /* chat: members 0..senders-1 send lines, the rest only listen */
 };
 
@@ -61,7 +62,8 @@ struct lg_proto {
 	/*
 	 * Datagrams (udp): a connected UDP socket per connection, one datagram per request,
 	 * replies matched by the sequence number in the datagram's first 8 bytes (dgram.c);
-	 * request_produce/reply_verify make and check bytes 16.. of a datagram.
+	 * request_produce/reply_verify make and check the bytes after dgram.c's header (16
+	 * bytes, or 22 with --sockperf).
 	 */
 	bool datagram;
 	/*

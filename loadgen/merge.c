@@ -127,6 +127,7 @@ static int make_config(struct lg_config *cfg, const struct lg_shard_in *in, size
 		cfg->params.size = lg_juint(d, "parameters.size", 0);
 		cfg->pipeline = (unsigned)lg_juint(d, "parameters.pipeline", 1);
 		cfg->params.senders = (unsigned)lg_juint(d, "parameters.senders", cfg->connections);
+		cfg->params.sockperf = lg_jbool(d, "parameters.sockperf", false);
 		cfg->seed = lg_juint(d, "parameters.seed", 0);
 	}
 	cfg->params.file_mode = !strcmp(fmode, "get")	  ? LG_FILE_GET

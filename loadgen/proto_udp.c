@@ -6,10 +6,17 @@
  *     bytes 8..15   the client's send time (CLOCK_MONOTONIC ns, little endian),
  *     bytes 16..    filler: bytes 16.. of request i in payload.h's pseudo-random
  *                   stream, keyed per socket,
- * so every datagram of every socket differs.  The engine (dgram.c) writes the header and
- * matches replies to requests by sequence number; this file makes and checks the filler.
- * With --reply-any / --expect TEXT the server answers with fixed text instead, and dgram.c
- * compares against that text.
+ * so every datagram of every socket differs.  With --sockperf (at least 22 bytes) it is a
+ * sockperf ping-pong message instead, which `sockperf sr` and `ringlab-server udp
+ * --sockperf` answer:
+ *     bytes 0..13   sockperf's header, big endian: the sequence number (u64), flags (u16:
+ *                   0x0003, from a client and asking for a pong) and the length (u32:
+ *                   --size); the reply has flags 0x0002 (the client bit cleared),
+ *     bytes 14..21  the client's send time (little endian),
+ *     bytes 22..    filler, as above from byte 22 of the stream.
+ * The engine (dgram.c) writes and checks the header and matches replies to requests by
+ * sequence number; this file makes and checks the filler.  With --reply-any / --expect
+ * TEXT the server answers with fixed text instead, and dgram.c compares against that text.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,8 +25,9 @@
 #include "lg_proto.h"
 #include "payload.h"
 
-#define UDP_HEADER   16u
-#define UDP_SIZE_MAX 65507u
+#define UDP_HEADER	    16u
+#define UDP_SOCKPERF_HEADER 22u /* sockperf's 14 bytes, then the send time */
+#define UDP_SIZE_MAX	    65507u
 
 struct udp_state {
 	uint64_t key;
@@ -28,6 +36,12 @@ struct udp_state {
 
 static int udp_check(const struct lg_proto_params *p, char *why, size_t len)
 {
+	if (p->sockperf && (p->size < UDP_SOCKPERF_HEADER || p->size > UDP_SIZE_MAX)) {
+		snprintf(why, len,
+			 "udp --sockperf needs --size between 22 and 65507 bytes (sockperf's "
+			 "14-byte header, then the 8-byte send time)");
+		return -EINVAL;
+	}
 	if (p->size < UDP_HEADER || p->size > UDP_SIZE_MAX) {
 		snprintf(why, len, "udp needs --size between 16 and 65507 bytes");
 		return -EINVAL;
@@ -61,10 +75,8 @@ static uint64_t udp_request_len(const void *st, uint64_t i)
 	return u->size;
 }
 
-/* Produces filler bytes [off, off + len) of datagram i (off >= 16: the header is the
- * engine's). */
-static size_t udp_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf,
-				  size_t len)
+/* Produces filler bytes [off, off + len) of datagram i (off: past the engine's header). */
+static size_t udp_request_produce(void *st, uint64_t i, uint64_t off, uint8_t *buf, size_t len)
 {
 	const struct udp_state *u = st;
 

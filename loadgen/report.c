@@ -235,8 +235,9 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 		if (cycle)
 			fprintf(f, ", one request per connection\n");
 		else
-			fprintf(f, ", pipeline %u, %llu B requests\n", cfg->pipeline,
-				(unsigned long long)cfg->params.size);
+			fprintf(f, ", pipeline %u, %llu B requests%s\n", cfg->pipeline,
+				(unsigned long long)cfg->params.size,
+				cfg->params.sockperf ? " (sockperf ping-pong)" : "");
 	}
 	if (res->latency_only) {
 		fprintf(f, "  duration      %.3f s measured (mean of the interval logs)\n", el);

@@ -121,6 +121,8 @@ static void write_params(struct lg_json *j, const struct lg_config *cfg)
 	lg_json_uint(j, "seed", cfg->seed);
 	if (cfg->proto->broadcast)
 		lg_json_uint(j, "senders", cfg->params.senders);
+	if (cfg->proto->datagram)
+		lg_json_bool(j, "sockperf", cfg->params.sockperf);
 	lg_json_end_object(j);
 }
 

@@ -1,16 +1,24 @@
 """bench/run --curves without running anything: the step planner, the stopping rule,
 the capacity at a latency target and its summary over repetitions, on fixed numbers;
-then the files of a curves run written by `bench/run --report` from the hand-made
-fixture fixtures/curves/ (a curve that never meets the target, a noisy one).  The
-expected values are worked out by hand in fixtures/README.md."""
+sockperf sr as a udp peer (a target of the udp-64 curve and of the matrix's udp blocks
+when sockperf is there, loaded by `ringlab-load udp --sockperf`, in the timed trials and
+the counting passes alike; the engines' load unchanged); then the files of a curves run
+written by `bench/run --report` from the hand-made fixture fixtures/curves/ (a curve that
+never meets the target, a noisy one).  The expected values are worked out by hand in
+fixtures/README.md."""
 import csv
 import re
+import shutil
 import sys
 
-from benchtest import Tap, bench, copy_fixture
+from benchtest import Tap, bench, copy_fixture, scratch
 
-import curvereport  # noqa: E402  (bench/, on the path through benchtest)
+import counting  # noqa: E402  (bench/, on the path through benchtest)
+import curvereport  # noqa: E402
 import curves  # noqa: E402
+import matrix  # noqa: E402
+import measure  # noqa: E402
+import runner  # noqa: E402
 
 
 def pts(*rows):
@@ -129,14 +137,113 @@ def plan(t):
     t.ok(all(w in r.stdout for w in ("echo-64   c=1000", "echo-4k   c=100", "udp-64    c=64",
                                      "greeting  c=100")), "--plan --curves: the default "
          "connection counts")
+    r = bench("run", "--plan", "--curves", "--only", "udp")
+    line = [x for x in r.stdout.splitlines() if x.startswith("  udp-64")]
+    if shutil.which("sockperf"):
+        t.ok(r.returncode == 0 and line and "uring epoll blocking sockperf-sr:" in line[0],
+             "--plan --curves with sockperf installed: udp-64 has a sockperf-sr curve",
+             r.stdout + r.stderr)
+    else:
+        t.ok(r.returncode == 0 and "udp-64: peer sockperf-sr skipped" in r.stdout,
+             "--plan --curves without sockperf: udp-64 says sockperf-sr is skipped", r.stdout)
+    t.ok("no sockperf sr curve" not in r.stdout, "--plan --curves: no 'no sockperf sr curve' "
+         "note")
     r = bench("run", "--plan", "--curves", "--only", "chat")
     t.ok(r.returncode == 2 and "no workload chat" in r.stdout,
          "--curves --only with a workload it has no curve for: usage error", r.stdout)
 
 
+class FakeServer:
+    """What start_target returns, without starting anything."""
+
+    def __init__(self, target):
+        self.name, self.cmd, self.pids, self.addr = target, [target], [1], "127.0.0.1:9"
+
+    def stop(self):
+        return {"exit": 0, "counters": None}
+
+
+def loads_of(fn):
+    """Runs fn() with the load (measure.run_load, counting.counted_pass) and the servers
+    (runner.start_target) faked; returns {target: [ringlab-load command, ...]}."""
+    seen = {}
+
+    def fake_load(load_bin, srv, w, conns, *rest):
+        cmd = measure.load_command("ringlab-load", w, srv.addr, conns, None, 1, 0, "x.json",
+                                   "x.hgrm")
+        seen.setdefault(srv.name, []).append([str(c) for c in cmd])
+        return {"commands": {}, "problems": [], "ok": True, "files": []}
+
+    def fake_count(load_bin, srv, w, conns, duration, warmup, rawdir, label, events, run_load):
+        return fake_load(load_bin, srv, w, conns)
+
+    saved = (measure.run_load, counting.counted_pass, runner.start_target)
+    measure.run_load, counting.counted_pass = fake_load, fake_count
+    runner.start_target = lambda target, *a: FakeServer(target)
+    try:
+        fn()
+    finally:
+        measure.run_load, counting.counted_pass, runner.start_target = saved
+    return seen
+
+
+def sockperf_peer(t):
+    ok = {"nginx": None, "sockperf": None, "iperf3": None}
+    protos = {"echo", "greeting", "udp"}
+    notes = []
+    sel = {c.name: c for c in curves.select(None, None, None, ok, False, protos, notes)}
+    t.ok(sel["udp-64"].targets == ("uring", "epoll", "blocking", "sockperf-sr") and
+         not [n for n in notes if "sockperf" in n],
+         "curves: sockperf installed: sockperf-sr is a target of udp-64, no note",
+         (sel["udp-64"].targets, notes))
+    notes = []
+    sel = {c.name: c for c in curves.select(None, None, None, dict(
+        ok, sockperf="sockperf not found"), False, protos, notes)}
+    t.ok(sel["udp-64"].targets == matrix.ENGINES and
+         "udp-64: peer sockperf-sr skipped: sockperf not found" in notes,
+         "curves: sockperf missing: engines only, and a note says why", notes)
+    blocks, _ = matrix.plan(matrix.PRESETS["default"], protos, ok)
+    udp = [b for b in blocks if b.workload == "udp"]
+    t.ok(udp and all(b.targets == list(matrix.ENGINES) + ["sockperf-sr"] for b in udp),
+         "matrix: every udp block measures sockperf-sr next to the engines",
+         [(b.key, b.targets) for b in udp])
+    blocks, _ = matrix.plan(matrix.PRESETS["default"], protos, ok, no_peers=True)
+    t.ok(all("sockperf-sr" not in b.targets for b in blocks if b.workload == "udp"),
+         "matrix: --no-peers: no sockperf-sr")
+
+    w = matrix.WORKLOADS["udp"]
+    t.ok(matrix.for_target(w, "uring") is w and matrix.for_target(
+        matrix.WORKLOADS["greeting"], "nginx") is matrix.WORKLOADS["greeting"],
+        "for_target: engines and nginx get the workload as it is")
+    tmp = scratch()
+    sweep = curves.Sweep(tmp, "srv", "load", tmp, lambda *a: None, lambda target, *a:
+                         FakeServer(target), tmp / "runs.jsonl", 1000.0)
+    curve = curves.Curve("udp-64", "udp", 64, ("uring", "sockperf-sr"))
+    seen = loads_of(lambda: [sweep.trial(curve, tg, kind, 1, 0, 5000)
+                             for tg in curve.targets for kind in ("curve", "count")])
+    sp, ur = seen.get("sockperf-sr", []), seen.get("uring", [])
+    t.ok(len(sp) == 2 and all(c.count("--sockperf") == 1 for c in sp) and
+         not any("--sockperf" in c for c in ur),
+         "curves: the timed trial and the counting pass of sockperf-sr run ringlab-load udp "
+         "--sockperf, the engines' do not", seen)
+    t.ok(len(ur) == 2 and [c for c in sp[0] if c != "--sockperf"] == ur[0] and
+         "--rate" in ur[0] and ur[0][ur[0].index("--size") + 1] == "64",
+         "curves: otherwise the same load (sockets, --size 64, --rate)", (sp[:1], ur[:1]))
+    block = matrix.Block("udp/c64", "udp", 64, ["uring", "sockperf-sr"], 1, 1.0, 0.0)
+    seen = loads_of(lambda: [(runner.run_trial(1, matrix.Trial(block, tg, 1, 1.0), "srv",
+                                               "load", tmp, None),
+                              runner.run_count(block, tg, "srv", "load", tmp))
+                             for tg in block.targets])
+    t.ok([c.count("--sockperf") for c in seen.get("sockperf-sr", [])] == [1, 1] and
+         not any("--sockperf" in c for c in seen.get("uring", [])),
+         "matrix: the trial and the counting pass of sockperf-sr run ringlab-load udp "
+         "--sockperf, the engines' do not", seen)
+
+
 def main():
     t = Tap()
     plan(t)
+    sockperf_peer(t)
     planner(t)
     stopping(t)
     capacity(t)

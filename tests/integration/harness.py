@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("RINGLAB_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
@@ -375,6 +376,38 @@ def run_load(args, timeout=60):
         return p.returncode, p.stdout, p.stderr, doc, time.monotonic() - t0
     finally:
         os.unlink(path)
+
+
+class UdpPeer:
+    """A UDP server on 127.0.0.1:0 in a thread, standing in for a misbehaving one:
+    answer(data, n) gives the datagrams to send back for the n-th datagram received (1,
+    2, ...).  .port is its port; close() stops it."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.n = 0
+        self.t = threading.Thread(target=self.loop, daemon=True)
+        self.t.start()
+
+    def loop(self):
+        while not self.stop.is_set():
+            try:
+                data, addr = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            self.n += 1
+            for out in self.answer(data, self.n):
+                self.sock.sendto(out, addr)
+
+    def close(self):
+        self.stop.set()
+        self.t.join(5)
+        self.sock.close()
 
 
 def load_diag(rc, out, err, secs):

@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 T = ["echo", "--target", "127.0.0.1:9"]
+U = ["udp", "--target", "127.0.0.1:9"]
 BAD = [
     ([], "no arguments"),
     (["echo"], "no --target"),
@@ -37,10 +38,14 @@ BAD = [
     (T + ["--source", "::1"], "source of another family"),
     (["echo", "--target", "unix:/tmp/x.sock", "--source", "127.0.0.2"], "source with unix"),
     (T + ["--seed", "x"], "malformed seed"),
+    (T + ["--sockperf"], "--sockperf with echo"),
+    (U + ["--sockperf", "-s", "21"], "--sockperf below 22 bytes"),
+    (U + ["--sockperf", "--expect", "x"], "--sockperf with --expect"),
+    (U + ["--sockperf", "--reply-any"], "--sockperf with --reply-any"),
 ]
 OPTIONS = ["--target", "--connections", "--threads", "--duration", "--warmup", "--size",
            "--pipeline", "--rate", "--connect-rate", "--source", "--timeout", "--json", "--hgrm",
-           "--log", "--seed", "--quiet", "--verbose", "--help", "--version"]
+           "--log", "--seed", "--sockperf", "--quiet", "--verbose", "--help", "--version"]
 
 
 def main():

@@ -6,47 +6,21 @@ every 10th datagram (~10% loss, no hang), one that answers twice (duplicates cou
 one that corrupts a byte (mismatch, exit 1)."""
 import json
 import os
-import socket
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 
-class Peer:
-    """A UDP echo peer in a thread; mode 'drop10', 'dup' or 'corrupt'."""
-
-    def __init__(self, mode):
-        self.mode = mode
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.n = 0
-        self.t = threading.Thread(target=self.loop, daemon=True)
-        self.t.start()
-
-    def loop(self):
-        while not self.stop.is_set():
-            try:
-                data, addr = self.sock.recvfrom(65536)
-            except socket.timeout:
-                continue
-            self.n += 1
-            if self.mode == "drop10" and self.n % 10 == 0:
-                continue
-            if self.mode == "corrupt" and self.n % 5 == 0:
-                data = data[:20] + bytes([data[20] ^ 1]) + data[21:]
-            self.sock.sendto(data, addr)
-            if self.mode == "dup":
-                self.sock.sendto(data, addr)
-
-    def close(self):
-        self.stop.set()
-        self.t.join(5)
-        self.sock.close()
+def Peer(mode):
+    """A UDP echo peer in a thread (harness.UdpPeer); mode 'drop10', 'dup' or 'corrupt'."""
+    def answer(data, n):
+        if mode == "drop10" and n % 10 == 0:
+            return []
+        if mode == "corrupt" and n % 5 == 0:
+            data = data[:20] + bytes([data[20] ^ 1]) + data[21:]
+        return [data, data] if mode == "dup" else [data]
+    return harness.UdpPeer(answer)
 
 
 def main():
