@@ -91,6 +91,7 @@ void ul_arm_recv(struct uloop *l, struct uconn *c)
 	if (!sqe)
 		return;
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	ul_sqe_conn_file(sqe, c);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUFFER_GROUP;
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
@@ -130,6 +131,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 		if (!sqe)
 			return;
 		io_uring_prep_send(sqe, c->fd, c->lent, c->lent_len, MSG_NOSIGNAL);
+		ul_sqe_conn_file(sqe, c);
 		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 		c->inflight++;
 		c->st |= US_SEND_BUSY | US_SEND_LENT;
@@ -157,6 +159,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 		io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
 	else
 		io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+	ul_sqe_conn_file(sqe, c);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 	c->inflight++;
 	c->st |= US_SEND_BUSY;
