@@ -300,6 +300,7 @@ static void *loop_main(void *arg)
 	}
 	if (!ret && !rl_ring_feature_off("fixedfiles"))
 		l->fixed = io_uring_register_files(&l->r.ring, &l->fd, 1) == 0;
+	l->base.stats.files_registered += l->fixed;
 	rl_server_thread_ready(l->base.srv, ret);
 	if (ret) {
 		rl_err("io_uring datagram loop setup failed: %s", strerror(-ret));

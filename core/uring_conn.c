@@ -126,6 +126,11 @@ static void send_head(struct uloop *l, struct uconn *c)
 	int n;
 
 	assert(!(c->st & US_SEND_BUSY));
+	/* A table slot costs two SQEs (fill, close) and saves a file lookup per request:
+	 * worth it from a connection's second send on, not for a greeting and a close. */
+	if (!c->fixed && c->sent_once)
+		ul_register_file(l, c);
+	c->sent_once = true;
 	if (c->lent_len) {
 		sqe = ul_sqe_get(l);
 		if (!sqe)

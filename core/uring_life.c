@@ -12,11 +12,13 @@
  * loop timer is a single TIMEOUT re-armed each tick: accept back-off, idle cut, line
  * deadline, lingering deadline, and the drain when the server stops.
  *
- * Registered files: each accepted socket also goes into the ring's sparse file table
- * (a FILES_UPDATE SQE, slot = its descriptor number), so its recvs and sends skip the
- * kernel's per-request file lookup (fget/fput); the descriptor itself stays for
- * shutdown(2), getsockopt and ioctl.  The slot is closed (CLOSE with a file index) just
- * before the descriptor.  RINGLAB_URING_OFF=fixedfiles turns it off.
+ * Registered files: at a connection's second send, its socket also goes into the ring's
+ * sparse file table (a FILES_UPDATE SQE, slot = its descriptor number), so its sends and
+ * re-armed recvs skip the kernel's per-request file lookup (fget/fput; a multishot recv
+ * holds its file all along); the descriptor itself stays for shutdown(2), getsockopt and
+ * ioctl.  Not at accept: a connection that is greeted and closed would pay two SQEs to
+ * save one lookup.  The slot is closed (CLOSE with a file index) just before the
+ * descriptor.  RINGLAB_URING_OFF=fixedfiles turns it off.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -253,12 +255,7 @@ void ul_setup_fixed_files(struct uloop *l)
 	rl_debug("loop %u: registered file table of %u slots", l->base.index, n);
 }
 
-/*
- * Puts c's socket in table slot c->fd through the ring: no syscall of its own, and no CQE
- * unless it fails.  The kernel issues a submission's SQEs in order, so c's first recv,
- * queued after this, finds the slot filled.
- */
-static void register_file(struct uloop *l, struct uconn *c)
+void ul_register_file(struct uloop *l, struct uconn *c)
 {
 	struct io_uring_sqe *sqe;
 
@@ -272,6 +269,7 @@ static void register_file(struct uloop *l, struct uconn *c)
 	io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
 	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_FILES));
 	c->fixed = true;
+	l->base.stats.files_registered++;
 }
 
 /* A table update or slot close failed (a success posts no CQE).  The connection it was
@@ -309,7 +307,6 @@ static void conn_new(struct uloop *l, int fd)
 	l->nlive++;
 	l->base.stats.accepted++;
 	rl_server_tune_socket(srv, fd);
-	register_file(l, c);
 	ret = rl_conn_open(&c->base, &l->base, sizeof(*c), l->base.now_ns);
 	if (ret < 0) {
 		ul_conn_fail(l, c, ret);

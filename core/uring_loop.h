@@ -44,7 +44,8 @@ struct uconn {
 	int fd;
 	unsigned inflight; /* CQEs still owed to this connection */
 	unsigned st;
-	bool fixed; /* also in the ring's file table, at index fd: recv and send use that */
+	bool fixed;	/* also in the ring's file table, at index fd: recv and send use that */
+	bool sent_once; /* has had a send: the next one registers the file (uring_conn.c) */
 	/* Echoed input sent straight from its provided buffer (rl_conn_send_input): the
 	 * unsent part, and the buffer to give back once it is all sent.  It goes before
 	 * anything in the send queue, which only fills while it is unsent. */
@@ -128,6 +129,10 @@ void ul_conn_fail(struct uloop *l, struct uconn *c, int err);
 void ul_conn_linger(struct uloop *l, struct uconn *c);
 void ul_on_accept(struct uloop *l, const struct rl_cqe *cqe);
 void ul_setup_fixed_files(struct uloop *l);
+/* Puts c's socket in table slot c->fd through the ring (no syscall; no CQE unless it
+ * fails), when the table has that slot; from then on c->fixed.  The kernel issues a
+ * submission's SQEs in order, so c's SQEs queued after this find the slot filled. */
+void ul_register_file(struct uloop *l, struct uconn *c);
 void ul_on_files_update(struct uloop *l, const struct rl_cqe *cqe);
 void ul_start_drain(struct uloop *l);
 void ul_on_tick(struct uloop *l);
