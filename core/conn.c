@@ -74,6 +74,7 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src)
 	dst->line_timeouts += src->line_timeouts;
 	dst->evicted += src->evicted;
 	dst->sent_in_place += src->sent_in_place;
+	dst->files_registered += src->files_registered;
 }
 
 static size_t align16(size_t n)

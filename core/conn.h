@@ -35,15 +35,16 @@ struct rl_stats {
 	uint64_t errors; /* connections dropped by any other socket or protocol error */
 	uint64_t bytes_in;
 	uint64_t bytes_out;
-	uint64_t requests;	  /* what the protocol counts as a request (echo: each read) */
-	uint64_t accept_backoffs; /* EMFILE/ENFILE/ENOMEM on accept */
-	uint64_t enobufs;	  /* io_uring: multishot recv ran out of provided buffers */
-	uint64_t truncated;	  /* datagrams larger than --max-datagram, dropped */
-	uint64_t discarded;	  /* bytes read after a close was decided (never requests) */
-	uint64_t source_refused;  /* closed at once: --max-conns-per-source reached */
-	uint64_t line_timeouts;	  /* an incomplete line outlived --line-timeout */
-	uint64_t evicted;	  /* closed to make room when --max-conns was reached */
-	uint64_t sent_in_place;	  /* io_uring: replies sent from their receive buffer */
+	uint64_t requests;	   /* what the protocol counts as a request (echo: each read) */
+	uint64_t accept_backoffs;  /* EMFILE/ENFILE/ENOMEM on accept */
+	uint64_t enobufs;	   /* io_uring: multishot recv ran out of provided buffers */
+	uint64_t truncated;	   /* datagrams larger than --max-datagram, dropped */
+	uint64_t discarded;	   /* bytes read after a close was decided (never requests) */
+	uint64_t source_refused;   /* closed at once: --max-conns-per-source reached */
+	uint64_t line_timeouts;	   /* an incomplete line outlived --line-timeout */
+	uint64_t evicted;	   /* closed to make room when --max-conns was reached */
+	uint64_t sent_in_place;	   /* io_uring: replies sent from their receive buffer */
+	uint64_t files_registered; /* io_uring: sockets put in a ring's registered file table */
 };
 
 /* Counts a dropped connection as a reset by the peer or as an error. */

@@ -2,10 +2,11 @@
  * engine_uring.c - the io_uring engine: one ring per thread, completion-driven.
  *
  * Per loop: a ring (ring.c, best setup flags the kernel grants), a provided-buffer ring
- * (bufring.c), one multishot accept on the loop's listener, one multishot recv per
- * connection selecting from the buffer ring, and at most one send per connection in
- * flight, fed from its ordered send queue (sendq.c).  Received bytes are handed to the
- * protocol and the buffer is recycled at once, so no connection can hold buffers hostage.
+ * (bufring.c), one multishot accept on the loop's listener, a registered file table
+ * holding every connection's socket, one multishot recv per connection selecting from
+ * the buffer ring, and at most one send per connection in flight, fed from its ordered
+ * send queue (sendq.c).  Received bytes are handed to the protocol and the buffer is
+ * recycled at once, so no connection can hold buffers hostage.
  * A protocol's file operations go through the same ring; when it does file I/O the loop
  * also registers a pool of buffers (fixedbuf.c), and a read or write into one of them goes
  * as READ_FIXED / WRITE_FIXED.
@@ -91,6 +92,9 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 	case RL_OP_TICK:
 		ul_on_tick(l);
 		return;
+	case RL_OP_FILES:
+		ul_on_files_update(l, cqe);
+		return;
 	case RL_OP_WAKE:
 		if (atomic_load(&l->base.srv->stopping))
 			ul_start_drain(l);
@@ -123,6 +127,7 @@ static int loop_setup(struct uloop *l)
 		return ret;
 	}
 	l->lend_max = cfg->buf_count / 4;
+	ul_setup_fixed_files(l);
 	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
 		 cfg->buf_size);
 	if (l->base.srv->proto->on_fileop)

@@ -73,7 +73,8 @@ void *rl_ring_scratch(struct rl_ring *r, size_t n);
  * `feature`: the way to force an optional io_uring technique off (its fallback path is
  * then what runs; tests use it).  Features: lend (echo sends from the receive buffer),
  * sendto (udp replies as SEND with an address instead of SENDMSG), scratch (no
- * rl_ring_scratch(): a TCP send carries one send-queue chunk, as on a kernel before 5.5).
+ * rl_ring_scratch(): a TCP send carries one send-queue chunk, as on a kernel before 5.5),
+ * fixedfiles (connections' sockets are not registered in the ring's file table).
  */
 bool rl_ring_feature_off(const char *feature);
 

@@ -267,7 +267,7 @@ static void print_totals(const struct rl_server *srv)
 	    "%llu, resets %llu, errors %llu), requests %llu, bytes in %llu, bytes out %llu, accept "
 	    "backoffs %llu, buffer-ring empty %llu, truncated %llu, discarded %llu, "
 	    "source-refused %llu, line-timeouts %llu, evicted %llu, sent in place %llu, "
-	    "source-blocked %llu\n",
+	    "source-blocked %llu, files registered %llu\n",
 	    srv->proto->name, srv->engine->name, (unsigned long long)t->accepted,
 	    (unsigned long long)t->closed, (unsigned long long)t->refused,
 	    (unsigned long long)t->idle_closed, (unsigned long long)t->resets,
@@ -277,7 +277,8 @@ static void print_totals(const struct rl_server *srv)
 	    (unsigned long long)t->truncated, (unsigned long long)t->discarded,
 	    (unsigned long long)t->source_refused, (unsigned long long)t->line_timeouts,
 	    (unsigned long long)t->evicted, (unsigned long long)t->sent_in_place,
-	    (unsigned long long)atomic_load(&srv->guard.blocks));
+	    (unsigned long long)atomic_load(&srv->guard.blocks),
+	    (unsigned long long)t->files_registered);
 }
 
 static int start_engine(struct rl_server *srv)
@@ -331,8 +332,8 @@ int rl_server_run(const struct rl_server_config *cfg, const struct rl_proto *pro
 	}
 	ret = open_listeners(&srv);
 	/* Over-cap IPv4 sources are then refused at SYN by the listeners' BPF program. */
-	if (!ret && cfg->max_conns_per_source && !cfg->no_source_filter &&
-	    !proto->on_datagram && rl_addr_family(&srv.bound) != AF_UNIX)
+	if (!ret && cfg->max_conns_per_source && !cfg->no_source_filter && !proto->on_datagram &&
+	    rl_addr_family(&srv.bound) != AF_UNIX)
 		rl_guard_filter(&srv.guard, srv.listen_fds, srv.nlisten, cfg->max_conns_per_source);
 	if (ret) {
 		rl_addr_format(&cfg->listen, name, sizeof(name));

@@ -27,6 +27,7 @@ enum rl_op {
 	RL_OP_TIMEOUT,	/* load generator: schedule timer */
 	RL_OP_FILE,	/* a protocol's file operation (ptr = struct rl_fileop) */
 	RL_OP_SHUTDOWN, /* shutdown(SHUT_WR) before a lingering close */
+	RL_OP_FILES,	/* a fixed-file table update that failed (ptr = loop) */
 	RL_OP__COUNT,
 };
 

@@ -91,6 +91,7 @@ void ul_arm_recv(struct uloop *l, struct uconn *c)
 	if (!sqe)
 		return;
 	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	ul_sqe_conn_file(sqe, c);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = BUFFER_GROUP;
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
@@ -125,11 +126,17 @@ static void send_head(struct uloop *l, struct uconn *c)
 	int n;
 
 	assert(!(c->st & US_SEND_BUSY));
+	/* A table slot costs two SQEs (fill, close) and saves a file lookup per request:
+	 * worth it from a connection's second send on, not for a greeting and a close. */
+	if (!c->fixed && c->sent_once)
+		ul_register_file(l, c);
+	c->sent_once = true;
 	if (c->lent_len) {
 		sqe = ul_sqe_get(l);
 		if (!sqe)
 			return;
 		io_uring_prep_send(sqe, c->fd, c->lent, c->lent_len, MSG_NOSIGNAL);
+		ul_sqe_conn_file(sqe, c);
 		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 		c->inflight++;
 		c->st |= US_SEND_BUSY | US_SEND_LENT;
@@ -157,6 +164,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 		io_uring_prep_sendmsg(sqe, c->fd, msg, MSG_NOSIGNAL);
 	else
 		io_uring_prep_send(sqe, c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+	ul_sqe_conn_file(sqe, c);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 	c->inflight++;
 	c->st |= US_SEND_BUSY;

@@ -11,10 +11,19 @@
  * sends FIN (SHUTDOWN op) and reads until the peer closes: the lingering close.  The
  * loop timer is a single TIMEOUT re-armed each tick: accept back-off, idle cut, line
  * deadline, lingering deadline, and the drain when the server stops.
+ *
+ * Registered files: at a connection's second send, its socket also goes into the ring's
+ * sparse file table (a FILES_UPDATE SQE, slot = its descriptor number), so its sends and
+ * re-armed recvs skip the kernel's per-request file lookup (fget/fput; a multishot recv
+ * holds its file all along); the descriptor itself stays for shutdown(2), getsockopt and
+ * ioctl.  Not at accept: a connection that is greeted and closed would pay two SQEs to
+ * save one lookup.  The slot is closed (CLOSE with a file index) just before the
+ * descriptor.  RINGLAB_URING_OFF=fixedfiles turns it off.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +35,7 @@
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
 #define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
 #define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
+#define FIXED_FILES_MAX	  65536u /* table slots per loop: 512 KiB of kernel memory */
 
 /* ---- accept ---- */
 
@@ -115,6 +125,17 @@ static void submit_close(struct uloop *l, struct uconn *c)
 
 	if (!sqe)
 		return;
+	if (c->fixed) {
+		/* Empty its table slot first, or the table keeps the socket open; in that order,
+		 * so the slot is free before the number can be handed out again. */
+		io_uring_prep_close_direct(sqe, (unsigned)c->fd);
+		io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+		io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_FILES));
+		c->fixed = false;
+		sqe = ul_sqe_get(l);
+		if (!sqe)
+			return;
+	}
 	io_uring_prep_close(sqe, c->fd);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
 	c->inflight++;
@@ -210,6 +231,55 @@ void ul_conn_linger(struct uloop *l, struct uconn *c)
 }
 
 /* ---- new connections, eviction ---- */
+
+/* ---- registered files ---- */
+
+void ul_setup_fixed_files(struct uloop *l)
+{
+	struct rlimit rl;
+	unsigned n;
+	int ret;
+
+	if (rl_ring_feature_off("fixedfiles") || getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	/* A slot per possible descriptor number, so fd N always fits slot N (8 bytes of
+	 * kernel memory a slot); the kernel refuses more slots than RLIMIT_NOFILE. */
+	n = rl.rlim_cur < FIXED_FILES_MAX ? (unsigned)rl.rlim_cur : FIXED_FILES_MAX;
+	ret = io_uring_register_files_sparse(&l->r.ring, n);
+	if (ret < 0) {
+		rl_debug("io_uring: no registered file table (%s); plain descriptors",
+			 strerror(-ret));
+		return;
+	}
+	l->nfixed = n;
+	rl_debug("loop %u: registered file table of %u slots", l->base.index, n);
+}
+
+void ul_register_file(struct uloop *l, struct uconn *c)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((unsigned)c->fd >= l->nfixed)
+		return;
+	sqe = ul_sqe_get(l);
+	if (!sqe)
+		return;
+	/* The kernel reads the descriptor when it issues the SQE; c outlives that. */
+	io_uring_prep_files_update(sqe, &c->fd, 1, c->fd);
+	io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
+	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_FILES));
+	c->fixed = true;
+	l->base.stats.files_registered++;
+}
+
+/* A table update or slot close failed (a success posts no CQE).  The connection it was
+ * for fails its next request with -EBADF and closes; new ones use plain descriptors. */
+void ul_on_files_update(struct uloop *l, const struct rl_cqe *cqe)
+{
+	rl_warn("io_uring: registered file table update failed (%s); plain descriptors from now",
+		strerror(-cqe->res));
+	l->nfixed = 0;
+}
 
 static void conn_new(struct uloop *l, int fd)
 {

@@ -44,6 +44,8 @@ struct uconn {
 	int fd;
 	unsigned inflight; /* CQEs still owed to this connection */
 	unsigned st;
+	bool fixed;	/* also in the ring's file table, at index fd: recv and send use that */
+	bool sent_once; /* has had a send: the next one registers the file (uring_conn.c) */
 	/* Echoed input sent straight from its provided buffer (rl_conn_send_input): the
 	 * unsent part, and the buffer to give back once it is all sent.  It goes before
 	 * anything in the send queue, which only fills while it is unsent. */
@@ -77,6 +79,9 @@ struct uloop {
 	bool draining;
 	bool lingering; /* some connection waits to flush before it closes */
 	bool tick_armed;
+	/* Registered files: a sparse table of nfixed slots; connection fd N goes in slot N
+	 * (0 when the kernel refused the table or RINGLAB_URING_OFF names "fixedfiles"). */
+	unsigned nfixed;
 	uint64_t backoff_until; /* 0: no accept back-off */
 	uint64_t drain_deadline;
 	struct __kernel_timespec tick_ts;
@@ -94,6 +99,14 @@ static inline struct io_uring_sqe *ul_sqe_get(struct uloop *l)
 		l->fatal = -EIO;
 	}
 	return sqe;
+}
+
+/* Points an SQE prepared on c->fd at c's registered file instead, when it has one: the
+ * kernel then skips the file lookup and its reference count on every request. */
+static inline void ul_sqe_conn_file(struct io_uring_sqe *sqe, const struct uconn *c)
+{
+	if (c->fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 /* uring_conn.c: the data path. */
@@ -115,6 +128,12 @@ void ul_conn_settle(struct uloop *l, struct uconn *c);
 void ul_conn_fail(struct uloop *l, struct uconn *c, int err);
 void ul_conn_linger(struct uloop *l, struct uconn *c);
 void ul_on_accept(struct uloop *l, const struct rl_cqe *cqe);
+void ul_setup_fixed_files(struct uloop *l);
+/* Puts c's socket in table slot c->fd through the ring (no syscall; no CQE unless it
+ * fails), when the table has that slot; from then on c->fixed.  The kernel issues a
+ * submission's SQEs in order, so c's SQEs queued after this find the slot filled. */
+void ul_register_file(struct uloop *l, struct uconn *c);
+void ul_on_files_update(struct uloop *l, const struct rl_cqe *cqe);
 void ul_start_drain(struct uloop *l);
 void ul_on_tick(struct uloop *l);
 
