@@ -260,6 +260,10 @@ static inline size_t rl_conn_queued(const struct rl_conn *c)
 	return c->sq.bytes;
 }
 
+/* Returns c->flags, read under the connection's lock when other threads may change them
+ * (a struct rl_conn_sync: a cross_conn writer, another member closing this one). */
+uint32_t rl_conn_flags(const struct rl_conn *c);
+
 /* Returns non-zero once a close or abort was requested (sends are then dropped). */
 static inline int rl_conn_closing(const struct rl_conn *c)
 {

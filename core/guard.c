@@ -342,25 +342,12 @@ uint64_t rl_guard_sweep_ns(const struct rl_server_config *cfg)
 	return t > RL_NSEC_PER_SEC ? RL_NSEC_PER_SEC : t;
 }
 
-/* The flags, read under the connection's lock when other threads may change them. */
-static uint32_t flags_of(const struct rl_conn *c)
-{
-	uint32_t f;
-
-	if (!c->sync)
-		return c->flags;
-	pthread_mutex_lock(&c->sync->mu);
-	f = c->flags;
-	pthread_mutex_unlock(&c->sync->mu);
-	return f;
-}
-
 uint64_t rl_guard_line_left(const struct rl_conn *c, uint64_t now_ns)
 {
 	uint64_t lt = c->loop->srv->cfg.line_timeout_ns, end;
 
 	if (!lt || !c->partial_since_ns || !c->rx_len ||
-	    (flags_of(c) & (RL_CONN_PAUSED | RL_CONN_CLOSE_AFTER | RL_CONN_ABORT)))
+	    (rl_conn_flags(c) & (RL_CONN_PAUSED | RL_CONN_CLOSE_AFTER | RL_CONN_ABORT)))
 		return UINT64_MAX;
 	end = c->partial_since_ns + lt;
 	return now_ns >= end ? 0 : end - now_ns;
