@@ -344,8 +344,9 @@ void rl_conn_close(struct rl_conn *c)
 		return;
 	}
 	c->flags |= RL_CONN_CLOSE_AFTER;
-	if (!c->sync) /* the blocking engine's writer uses SO_SNDTIMEO instead */
-		c->close_deadline_ns = c->loop->now_ns + c->loop->srv->cfg.drain_timeout_ns;
+	/* The blocking engine keeps no loop clock (now_ns 0): it reads the clock. */
+	c->close_deadline_ns =
+	    (c->loop->now_ns ? c->loop->now_ns : rl_now_ns()) + c->loop->srv->cfg.drain_timeout_ns;
 	conn_kick_unlock(c);
 }
 

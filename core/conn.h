@@ -65,7 +65,7 @@ struct rl_loop {
 	unsigned index; /* thread number, 0..threads-1 */
 	int wake_fd;	/* eventfd written by rl_loops_stop() */
 	pthread_t thread;
-	uint64_t now_ns; /* the loop's clock, read once per turn */
+	uint64_t now_ns; /* the loop's clock, read once per turn (blocking engine: 0) */
 	/* Starts a file operation asynchronously (io_uring).  NULL: rl_conn_fileop() runs it
 	 * synchronously and delivers the completion at the next flush. */
 	int (*submit_fileop)(struct rl_loop *loop, struct rl_fileop *op);
