@@ -49,6 +49,7 @@ struct bconn {
 	uint64_t wait_from;   /* when the last recv() began to wait */
 	pthread_t writer;     /* cross_conn protocols: sends what any thread queues */
 	uint64_t writer_bytes;
+	uint64_t writer_sent_ns; /* when the writer last sent (under sync.mu; 0: never) */
 	int writer_err;
 	bool writer_done; /* the writer sent everything it will (under sync.mu) */
 	bool reader_done; /* the reader saw that, or ended (under sync.mu) */
@@ -124,10 +125,11 @@ static bool recv_deadline(struct bconn *c)
 /*
  * recv() timed out: SO_RCVTIMEO is this engine's sweep timer, so the policy (policy.h)
  * says what that means -- the line deadline passed (error line, then close), the idle
- * timeout, or a close in progress (cross_conn: the writer still sending) that has time
- * left.  The timer may fire up to a jiffy early: the clock is taken as at least the end
- * of the wait it was set for.  No drain deadline here: blocking_join() enforces it (it
- * shuts every socket down).  Returns true when the connection goes on.
+ * timeout, or not yet (cross_conn: a close in progress that has time left, or the writer
+ * sent meanwhile, which the reader's timer does not see: it waits again).  The timer may
+ * fire up to a jiffy early: the clock is taken as at least the end of the wait it was set
+ * for.  No drain deadline here: blocking_join() enforces it (it shuts every socket down).
+ * Returns true when the connection goes on.
  */
 static bool recv_timed_out(struct bconn *c, struct rl_loop *loop)
 {
@@ -137,6 +139,13 @@ static bool recv_timed_out(struct bconn *c, struct rl_loop *loop)
 
 	if (k.now_ns < c->wait_from + c->rcvtimeo_ns)
 		k.now_ns = c->wait_from + c->rcvtimeo_ns;
+	if (c->base.sync) {
+		/* A send is activity, as on the event engines: the writer's count too. */
+		pthread_mutex_lock(&c->base.sync->mu);
+		if (c->writer_sent_ns > c->base.last_active_ns)
+			c->base.last_active_ns = c->writer_sent_ns;
+		pthread_mutex_unlock(&c->base.sync->mu);
+	}
 	return !rl_verdict_closes(rl_policy_judge(&c->base, &k, false, &loop->stats));
 }
 
@@ -224,6 +233,7 @@ static void *writer_main(void *arg)
 		}
 		rl_sendq_consume(&c->base.sq, (size_t)n);
 		c->writer_bytes += (uint64_t)n;
+		c->writer_sent_ns = rl_now_ns(); /* the reader counts it as activity */
 	}
 	c->writer_done = true;
 	/* Tell the reader, which may be blocked in recv(): a signal can land just before it
