@@ -156,7 +156,7 @@ static int conn_write(struct eloop *l, struct econn *c)
 /* Sends what the protocol queued, closes when asked, and applies backpressure. */
 static void conn_flush(struct eloop *l, struct econn *c)
 {
-	size_t high = l->base.srv->cfg.sendq_high, had;
+	size_t had;
 	int ret;
 
 	if (c->closed || c->linger)
@@ -194,10 +194,8 @@ static void conn_flush(struct eloop *l, struct econn *c)
 			c->linger = true;
 		}
 	}
-	if (!c->paused && rl_sendq_bytes(&c->base.sq) >= high)
-		c->paused = true; /* the peer is not reading: stop reading it */
-	else if (c->paused && rl_sendq_bytes(&c->base.sq) <= high / 2)
-		c->paused = false;
+	/* Past the high-water mark the peer is not reading: stop reading it (policy.h). */
+	c->paused = rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&c->base.sq), c->paused);
 	update_events(l, c);
 }
 
