@@ -41,20 +41,6 @@ def flood_line(seq):
     return head + b"%" * (LINE_LEN - 1 - len(head))
 
 
-def wait_closed(sock, limit):
-    """Seconds until the server closes `sock` (EOF or reset); None if it stays open."""
-    t0 = time.monotonic()
-    sock.settimeout(limit)
-    try:
-        while sock.recv(65536):
-            pass
-    except socket.timeout:
-        return None
-    except OSError:
-        pass  # a reset is a close too
-    return time.monotonic() - t0
-
-
 def listener(tap, engine):
     idle = 0.4
     with harness.Server("chat", engine, args=["--idle-timeout", "400ms"]) as srv:
@@ -70,7 +56,7 @@ def listener(tap, engine):
         tap.ok(got == n, "a client that only listens gets all %d lines sent over %.1fs "
                "(--idle-timeout %.1fs): receiving is not idle" % (n, n * 0.1, idle),
                "got %d" % got)
-        took = wait_closed(lis.sock, 5)
+        took = harness.wait_closed(lis.sock, 5)
         tap.ok(took is not None and took < 3,
                "once the lines stop, the listener is cut as idle (after %s s)" % (
                    "%.2f" % took if took is not None else "never"))
