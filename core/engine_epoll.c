@@ -373,7 +373,7 @@ static void on_timer(struct eloop *l)
 	struct rl_policy_clock k = {.now_ns = l->base.now_ns,
 				    .drain_deadline_ns = l->drain_deadline,
 				    .draining = l->draining};
-	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg), now = k.now_ns;
+	uint64_t sweep = rl_policy_sweep_ns(&l->base.srv->cfg), now = k.now_ns;
 	struct econn *c, *next;
 	enum rl_verdict v;
 

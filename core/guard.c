@@ -325,23 +325,6 @@ void rl_guard_release(struct rl_server *srv, struct rl_conn *c)
 	c->src.family = 0;
 }
 
-uint64_t rl_guard_sweep_ns(const struct rl_server_config *cfg)
-{
-	uint64_t t = UINT64_MAX;
-
-	if (cfg->idle_timeout_ns)
-		t = cfg->idle_timeout_ns / 4;
-	if (cfg->line_timeout_ns && cfg->line_timeout_ns / 4 < t)
-		t = cfg->line_timeout_ns / 4;
-	if (cfg->evict_idle_ns && cfg->evict_idle_ns / 4 < t)
-		t = cfg->evict_idle_ns / 4;
-	if (t == UINT64_MAX)
-		return 0;
-	if (t < 10 * RL_NSEC_PER_MSEC)
-		t = 10 * RL_NSEC_PER_MSEC;
-	return t > RL_NSEC_PER_SEC ? RL_NSEC_PER_SEC : t;
-}
-
 uint64_t rl_guard_line_left(const struct rl_conn *c, uint64_t now_ns)
 {
 	uint64_t lt = c->loop->srv->cfg.line_timeout_ns, end;

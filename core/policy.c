@@ -4,6 +4,7 @@
  */
 #include "policy.h"
 
+#include "clock.h"
 #include "conn.h"
 #include "guard.h"
 #include "log.h"
@@ -49,9 +50,26 @@ enum rl_verdict rl_policy_judge(struct rl_conn *c, const struct rl_policy_clock 
 	return RL_VERDICT_KEEP;
 }
 
+uint64_t rl_policy_sweep_ns(const struct rl_server_config *cfg)
+{
+	uint64_t t = UINT64_MAX;
+
+	if (cfg->idle_timeout_ns)
+		t = cfg->idle_timeout_ns / 4;
+	if (cfg->line_timeout_ns && cfg->line_timeout_ns / 4 < t)
+		t = cfg->line_timeout_ns / 4;
+	if (cfg->evict_idle_ns && cfg->evict_idle_ns / 4 < t)
+		t = cfg->evict_idle_ns / 4;
+	if (t == UINT64_MAX)
+		return 0;
+	if (t < 10 * RL_NSEC_PER_MSEC)
+		t = 10 * RL_NSEC_PER_MSEC;
+	return t > RL_NSEC_PER_SEC ? RL_NSEC_PER_SEC : t;
+}
+
 uint64_t rl_policy_tick_ns(const struct rl_server_config *cfg, bool draining, bool lingering)
 {
-	uint64_t sweep = rl_guard_sweep_ns(cfg), t = UINT64_MAX;
+	uint64_t sweep = rl_policy_sweep_ns(cfg), t = UINT64_MAX;
 
 	if (draining)
 		t = RL_POLICY_DRAIN_TICK_NS;

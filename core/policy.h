@@ -74,12 +74,18 @@ enum rl_verdict rl_policy_judge(struct rl_conn *c, const struct rl_policy_clock 
 				bool peer_has_all, struct rl_stats *st);
 
 /*
+ * The period of the sweep for the idle timeout, the line deadline and --evict-idle (a
+ * full engine looks again for a victim): a quarter of the shortest, within 10 ms..1 s.
+ * 0 when all are off.
+ */
+uint64_t rl_policy_sweep_ns(const struct rl_server_config *cfg);
+
+/*
  * How long an engine may wait before its next sweep: RL_POLICY_DRAIN_TICK_NS while
- * draining, RL_POLICY_LINGER_TICK_NS while some connection lingers, and otherwise the
- * guard's sweep (idle timeout, line deadline, --evict-idle; rl_guard_sweep_ns), the
- * shortest that applies.  The guard's sweep is left out while draining: nothing it looks
- * for is judged then.  UINT64_MAX when no sweep is due (an engine's own timers, such as
- * the accept back-off, come on top).
+ * draining, RL_POLICY_LINGER_TICK_NS while some connection lingers, and otherwise
+ * rl_policy_sweep_ns(), the shortest that applies.  rl_policy_sweep_ns() is left out
+ * while draining: nothing it times is judged then.  UINT64_MAX when no sweep is due (an
+ * engine's own timers, such as the accept back-off, come on top).
  */
 uint64_t rl_policy_tick_ns(const struct rl_server_config *cfg, bool draining, bool lingering);
 

@@ -235,11 +235,11 @@ static void test_tick(void)
 	tap_ok(rl_policy_tick_ns(&cfg, false, true) == 10 * MS,
 	       "--idle-timeout 40ms: a quarter of it, shorter than the linger pace");
 	tap_ok(rl_policy_tick_ns(&cfg, true, true) == RL_POLICY_DRAIN_TICK_NS,
-	       "draining: the guard's sweep is left out (nothing it times is judged)");
+	       "draining: the idle/line/evict sweep is left out (nothing it times is judged)");
 	cfg.idle_timeout_ns = 0;
 	cfg.line_timeout_ns = 10 * RL_NSEC_PER_SEC;
 	tap_ok(rl_policy_tick_ns(&cfg, false, false) == RL_NSEC_PER_SEC,
-	       "--line-timeout 10s: the guard's sweep, at most 1s");
+	       "--line-timeout 10s: a quarter of it, at most 1s");
 }
 
 static void test_pause(void)
