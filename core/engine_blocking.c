@@ -123,13 +123,10 @@ static bool recv_deadline(struct bconn *c)
 }
 
 /*
- * recv() timed out: SO_RCVTIMEO is this engine's sweep timer, so the policy (policy.h)
- * says what that means -- the line deadline passed (error line, then close), the idle
- * timeout, or not yet (cross_conn: a close in progress that has time left, or the writer
- * sent meanwhile, which the reader's timer does not see: it waits again).  The timer may
- * fire up to a jiffy early: the clock is taken as at least the end of the wait it was set
- * for.  No drain deadline here: blocking_join() enforces it (it shuts every socket down).
- * Returns true when the connection goes on.
+ * recv() timed out (SO_RCVTIMEO is this engine's sweep): the policy's verdict (policy.h),
+ * with the clock at least the end of the wait (the timer may fire a jiffy early) and the
+ * writer's sends counted as activity, as on the event engines.  No drain deadline here:
+ * blocking_join() cuts at it.  Returns true when the connection goes on.
  */
 static bool recv_timed_out(struct bconn *c, struct rl_loop *loop)
 {
@@ -140,7 +137,6 @@ static bool recv_timed_out(struct bconn *c, struct rl_loop *loop)
 	if (k.now_ns < c->wait_from + c->rcvtimeo_ns)
 		k.now_ns = c->wait_from + c->rcvtimeo_ns;
 	if (c->base.sync) {
-		/* A send is activity, as on the event engines: the writer's count too. */
 		pthread_mutex_lock(&c->base.sync->mu);
 		if (c->writer_sent_ns > c->base.last_active_ns)
 			c->base.last_active_ns = c->writer_sent_ns;
@@ -196,8 +192,7 @@ static void wake_all(struct bstate *s)
  * The writer thread of a cross_conn connection: any thread may queue bytes (under the
  * connection's lock); this one sends them, without holding the lock while it blocks.
  * Sends block in slices of SEND_SLICE (SO_SNDTIMEO), so a close requested while a send
- * is stuck on a peer that does not read still ends at its close deadline (close_deadline_ns,
- * --drain-timeout after the close), the one the reader's policy verdict uses too.
+ * is stuck on a peer that does not read still ends at its close_deadline_ns.
  */
 static void *writer_main(void *arg)
 {
