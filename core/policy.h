@@ -4,11 +4,13 @@
  * close, close deadline, line deadline, idle timeout), how often to sweep, and when the
  * backpressure pause starts and ends.
  *
- * The engines keep only the mechanism: each walks its own connection list, asks
- * rl_policy_judge() about each, and applies the verdict its own way (a close through the
- * ring, close(2), the end of a connection thread).  Pure decisions on struct rl_conn
- * fields and the loop's clock: no socket calls in here (see rl_policy_judge's
- * `peer_has_all`), so they can be tested on hand-made connections (tests/unit).
+ * The engines keep only the mechanism: io_uring and epoll walk their connection list at
+ * each sweep, the blocking engine asks when a connection thread's recv() times out; each
+ * applies the verdict its own way (a close through the ring, close(2), the end of a
+ * connection thread).  Decisions on struct rl_conn fields and the loop's clock; the one
+ * action taken in here goes through conn.h (a line cut queues the error line and asks for
+ * a close).  No socket calls (see rl_policy_judge's `peer_has_all`), so it is all tested
+ * on hand-made connections (tests/unit/test_policy.c).
  */
 #ifndef RL_POLICY_H
 #define RL_POLICY_H
