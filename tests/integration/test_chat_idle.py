@@ -12,11 +12,17 @@
 
 The blocking engine runs chat with a reader and a writer thread per client: before the
 policy was shared, its reader cut a listener after the idle timeout whatever its writer
-sent, and cut a closing client whose writer was still sending."""
+sent, and cut a closing client whose writer was still sending (the first two cases fail
+there without it).  The third is a guard: no engine failed it before.  In it R and S say
+"tick" with each batch, so a slow (sanitized, loaded) server cannot make them idle before
+SIGTERM; the closing case runs over a unix socket, whose small fixed kernel buffer fills
+at once, so its slow client is closed moments after its last send."""
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -42,13 +48,13 @@ def flood_line(seq):
 
 
 def listener(tap, engine):
-    idle = 0.4
-    with harness.Server("chat", engine, args=["--idle-timeout", "400ms"]) as srv:
+    idle = 1.0
+    with harness.Server("chat", engine, args=["--idle-timeout", "1s"]) as srv:
         peers = []
         lis = join(srv, peers, "L")  # never sends a byte
         talk = join(srv, peers, "T")
-        got, n = 0, 15
-        for i in range(n):  # 1.5 s, several idle timeouts
+        got, n = 0, 25
+        for i in range(n):  # 2.5 s, more than two idle timeouts
             talk.say(b"line %d" % i)
             line = parse(lis.readline(3))
             got += line is not None and line[1] == b"line %d" % i
@@ -56,8 +62,8 @@ def listener(tap, engine):
         tap.ok(got == n, "a client that only listens gets all %d lines sent over %.1fs "
                "(--idle-timeout %.1fs): receiving is not idle" % (n, n * 0.1, idle),
                "got %d" % got)
-        took = harness.wait_closed(lis.sock, 5)
-        tap.ok(took is not None and took < 3,
+        took = harness.wait_closed(lis.sock, 8)
+        tap.ok(took is not None and took < 5,
                "once the lines stop, the listener is cut as idle (after %s s)" % (
                    "%.2f" % took if took is not None else "never"))
         for p in peers:
@@ -70,13 +76,16 @@ def listener(tap, engine):
 
 def read_to_end(peer, wait):
     """Reads what `peer` was sent until EOF (or `wait` s of silence): (flood lines in order
-    from 0, the lines after them, how it ended)."""
+    from 0, the lines after them, how it ended).  Other clients' "tick" lines are passed
+    over."""
     n, rest, end = 0, [], None
     peer.sock.settimeout(wait)
     try:
         while True:
             line = peer.readline(wait)
             got = parse(line)
+            if got and got[1] == b"tick":
+                continue
             if not rest and got and got[1] == flood_line(n):
                 n += 1
             else:
@@ -91,43 +100,39 @@ def read_to_end(peer, wait):
 
 
 def closing(tap, engine):
-    args = ["--idle-timeout", "1s", "--drain-timeout", "8s", "--max-queue", "64KiB"]
-    with harness.Server("chat", engine, args=args) as srv:
-        peers = []
-        s = join(srv, peers, "S", rcvbuf=4096)
-        f = join(srv, peers, "F")
-        s.say(b"still here")
-        got = parse(f.readline(10))
-        if not got or got[1] != b"still here":
-            raise AssertionError("F: %r" % (got,))
-        # Flood until the kernel holds all it will for S (the server's send queue to S
-        # stops growing), so that S's writer is stuck, then 256 KiB more: over S's queue.
-        me = s.sock.getsockname()
-        peer = s.sock.getpeername()
-        batch, sent, last, still = 640, 0, -1, 0
-        deadline = time.monotonic() + 20
-        while still < 3 and time.monotonic() < deadline:
-            f.send(b"".join(flood_line(j) + b"\n" for j in range(sent, sent + batch)))
-            sent += batch
-            time.sleep(0.02)
-            tx = (harness.tcp_queues(peer, me) or (0, 0))[0]
-            still = still + 1 if tx <= last else 0
-            last = max(last, tx)
-        extra = (256 << 10) // LINE_LEN
-        f.send(b"".join(flood_line(j) + b"\n" for j in range(sent, sent + extra)))
-        nlines = sent + extra
-        tap.diag("the kernel took %d bytes for S; %d lines sent" % (last, nlines))
-        time.sleep(2.5)  # more than twice --idle-timeout, well within --drain-timeout
-        n, rest, end = read_to_end(s, 10)
-        tap.ok(0 < n < nlines and len(rest) == 1 and rest[0].startswith(b"ERR too slow")
-               and end == "EOF",
-               "a slow client closed by the server, reading only after 2.5s (--idle-timeout "
-               "1s), gets its lines, 'ERR too slow', then EOF",
-               "%d of %d flood lines, then %r, then %s" % (n, nlines, rest[:2], end))
-        for p in peers:
-            p.close()
-        rc, err = srv.stop(timeout=15)
-        tap.ok(rc == 0, "closing: exit status 0", "rc %r, stderr:\n%s" % (rc, err))
+    """Over a unix socket, whose kernel buffer is small and fixed (wmem_default), so that
+    S's queue on the server fills only once the kernel holds all it will for S."""
+    args = ["--idle-timeout", "1s", "--drain-timeout", "20s", "--max-queue", "64KiB"]
+    d = tempfile.mkdtemp(prefix="ringlab-chat-idle-")
+    try:
+        with harness.Server("chat", engine, listen="unix:" + os.path.join(d, "chat.sock"),
+                            args=args) as srv:
+            peers = []
+            s = join(srv, peers, "S")
+            f = join(srv, peers, "F")
+            s.say(b"still here")
+            got = parse(f.readline(10))
+            if not got or got[1] != b"still here":
+                raise AssertionError("F: %r" % (got,))
+            # 16 KB every 10 ms: the server keeps up, so its queue for S stays short until
+            # the kernel's buffer for S is full; then it grows past --max-queue.
+            batch, nlines = 160, (2 << 20) // LINE_LEN
+            for i in range(0, nlines, batch):
+                f.send(b"".join(flood_line(j) + b"\n" for j in range(i, min(i + batch, nlines))))
+                time.sleep(0.01)
+            time.sleep(2.5)  # more than twice --idle-timeout, well within --drain-timeout
+            n, rest, end = read_to_end(s, 10)
+            tap.ok(0 < n < nlines and len(rest) == 1 and rest[0].startswith(b"ERR too slow")
+                   and end == "EOF",
+                   "a slow client closed by the server, reading only after 2.5s (--idle-timeout "
+                   "1s), gets its lines, 'ERR too slow', then EOF",
+                   "%d of %d flood lines, then %r, then %s" % (n, nlines, rest[:2], end))
+            for p in peers:
+                p.close()
+            rc, err = srv.stop(timeout=30)
+            tap.ok(rc == 0, "closing: exit status 0", "rc %r, stderr:\n%s" % (rc, err))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def drain(tap, engine):
@@ -140,15 +145,26 @@ def drain(tap, engine):
         nlines = flood_bytes() // LINE_LEN
         batch = 1024
         for i in range(0, nlines, batch):
+            # R and S say "tick" each batch: neither is idle before SIGTERM, however slow
+            # the flood (S reads nothing, so nothing is sent to it once the kernel is full).
+            r.say(b"tick")
+            s.say(b"tick")
             f.send(b"".join(flood_line(j) + b"\n" for j in range(i, min(i + batch, nlines))))
-            for j in range(i, min(i + batch, nlines)):  # keep R's queue short
+            j = i
+            while j < min(i + batch, nlines):  # keep R's queue short
                 got = parse(r.readline(10))
+                if got and got[1] == b"tick":
+                    continue
                 if not got or got[1] != flood_line(j):
                     raise AssertionError("R: line %d: %r" % (j, got))
-        # Everything is in S's queue now; S speaks (so it is not idle at SIGTERM), and R
-        # hearing it proves the server read it.
+                j += 1
+        # Everything is in S's queue now; S speaks once more, and R hearing it proves the
+        # server read everything before.
         s.say(b"still here")
-        got = parse(r.readline(10))
+        while True:
+            got = parse(r.readline(10))
+            if not got or got[1] != b"tick":
+                break
         if not got or got[1] != b"still here":
             raise AssertionError("R: %r" % (got,))
         srv.proc.send_signal(signal.SIGTERM)
