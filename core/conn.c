@@ -41,17 +41,15 @@ static void conn_unlock(struct rl_conn *c)
 		pthread_mutex_unlock(&c->sync->mu);
 }
 
-/* The flags as the reading thread may look at them: other threads (a cross_conn writer,
- * another member closing this one) change them under the lock. */
-static uint32_t conn_flags(struct rl_conn *c)
+uint32_t rl_conn_flags(const struct rl_conn *c)
 {
 	uint32_t f;
 
 	if (!c->sync)
 		return c->flags;
-	conn_lock(c);
+	pthread_mutex_lock(&c->sync->mu);
 	f = c->flags;
-	conn_unlock(c);
+	pthread_mutex_unlock(&c->sync->mu);
 	return f;
 }
 
@@ -173,7 +171,7 @@ static void note_partial(struct rl_conn *c, uint64_t now_ns)
 {
 	if (!c->rx_len)
 		c->partial_since_ns = 0;
-	else if (!c->partial_since_ns && !(conn_flags(c) & RL_CONN_PAUSED))
+	else if (!c->partial_since_ns && !(rl_conn_flags(c) & RL_CONN_PAUSED))
 		c->partial_since_ns = now_ns ? now_ns : 1;
 	__atomic_store_n(&c->quiet_since_ns, c->partial_since_ns ? c->partial_since_ns : now_ns,
 			 __ATOMIC_RELAXED);
@@ -193,7 +191,7 @@ static int deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_n
 {
 	const struct rl_server *srv = c->loop->srv;
 	size_t limit = srv->cfg.max_input, take;
-	uint32_t f = conn_flags(c);
+	uint32_t f = rl_conn_flags(c);
 	long used;
 	int ret;
 
@@ -235,7 +233,7 @@ static int deliver(struct rl_conn *c, const uint8_t *p, size_t n, uint64_t now_n
 		c->rx_len += take;
 		p += take;
 		n -= take;
-		f = conn_flags(c);
+		f = rl_conn_flags(c);
 		if (f & RL_CONN_PAUSED)
 			continue; /* bytes in flight when the protocol paused: kept for later */
 		if (f & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER))
@@ -347,8 +345,9 @@ void rl_conn_close(struct rl_conn *c)
 		return;
 	}
 	c->flags |= RL_CONN_CLOSE_AFTER;
-	if (!c->sync) /* the blocking engine's writer uses SO_SNDTIMEO instead */
-		c->close_deadline_ns = c->loop->now_ns + c->loop->srv->cfg.drain_timeout_ns;
+	/* The blocking engine keeps no loop clock (now_ns 0): it reads the clock. */
+	c->close_deadline_ns =
+	    (c->loop->now_ns ? c->loop->now_ns : rl_now_ns()) + c->loop->srv->cfg.drain_timeout_ns;
 	conn_kick_unlock(c);
 }
 

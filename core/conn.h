@@ -66,7 +66,7 @@ struct rl_loop {
 	unsigned index; /* thread number, 0..threads-1 */
 	int wake_fd;	/* eventfd written by rl_loops_stop() */
 	pthread_t thread;
-	uint64_t now_ns; /* the loop's clock, read once per turn */
+	uint64_t now_ns; /* the loop's clock, read once per turn (blocking engine: 0) */
 	/* Starts a file operation asynchronously (io_uring).  NULL: rl_conn_fileop() runs it
 	 * synchronously and delivers the completion at the next flush. */
 	int (*submit_fileop)(struct rl_loop *loop, struct rl_fileop *op);
@@ -272,6 +272,10 @@ static inline size_t rl_conn_queued(const struct rl_conn *c)
 {
 	return c->sq.bytes;
 }
+
+/* Returns c->flags, read under the connection's lock when other threads may change them
+ * (a struct rl_conn_sync: a cross_conn writer, another member closing this one). */
+uint32_t rl_conn_flags(const struct rl_conn *c);
 
 /* Returns non-zero once a close or abort was requested (sends are then dropped). */
 static inline int rl_conn_closing(const struct rl_conn *c)

@@ -29,6 +29,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
 
 #define READ_BUF_SIZE	  (64u * 1024u)
@@ -45,8 +46,10 @@ struct bconn {
 	bool evicted;	    /* chosen to make room (under bstate.lock) */
 	int fd;
 	uint64_t rcvtimeo_ns; /* SO_RCVTIMEO now set (0: none) */
+	uint64_t wait_from;   /* when the last recv() began to wait */
 	pthread_t writer;     /* cross_conn protocols: sends what any thread queues */
 	uint64_t writer_bytes;
+	uint64_t writer_sent_ns; /* when the writer last sent (under sync.mu; 0: never) */
 	int writer_err;
 	bool writer_done; /* the writer sent everything it will (under sync.mu) */
 	bool reader_done; /* the reader saw that, or ended (under sync.mu) */
@@ -97,12 +100,16 @@ static void set_timeout(int fd, int opt, uint64_t ns)
 
 /*
  * Before a recv(): sets SO_RCVTIMEO to the nearer of the idle timeout and the line
- * deadline (guard.h).  Returns true when the line deadline has already passed.
+ * deadline (guard.h), and notes when the wait begins.  Returns true when the line
+ * deadline has already passed.
  */
 static bool recv_deadline(struct bconn *c)
 {
 	uint64_t want = c->s->srv->cfg.idle_timeout_ns;
-	uint64_t left = rl_guard_line_left(&c->base, rl_now_ns());
+	uint64_t left;
+
+	c->wait_from = rl_now_ns();
+	left = rl_guard_line_left(&c->base, c->wait_from);
 
 	if (left == 0)
 		return true;
@@ -115,16 +122,27 @@ static bool recv_deadline(struct bconn *c)
 	return false;
 }
 
-/* recv() timed out: the line deadline passed (error line, close), or the idle timeout.
- * Returns true when the connection goes on (to send the error line). */
+/*
+ * recv() timed out (SO_RCVTIMEO is this engine's sweep): the policy's verdict (policy.h),
+ * with the clock at least the end of the wait (the timer may fire a jiffy early) and the
+ * writer's sends counted as activity, as on the event engines.  No drain deadline here:
+ * blocking_join() cuts at it.  Returns true when the connection goes on.
+ */
 static bool recv_timed_out(struct bconn *c, struct rl_loop *loop)
 {
-	if (rl_guard_line_expired(&c->base, rl_now_ns())) {
-		rl_guard_line_cut(&c->base, &loop->stats);
-		return true;
+	struct rl_policy_clock k = {.now_ns = rl_now_ns(),
+				    .drain_deadline_ns = UINT64_MAX,
+				    .draining = atomic_load(&c->s->srv->stopping)};
+
+	if (k.now_ns < c->wait_from + c->rcvtimeo_ns)
+		k.now_ns = c->wait_from + c->rcvtimeo_ns;
+	if (c->base.sync) {
+		pthread_mutex_lock(&c->base.sync->mu);
+		if (c->writer_sent_ns > c->base.last_active_ns)
+			c->base.last_active_ns = c->writer_sent_ns;
+		pthread_mutex_unlock(&c->base.sync->mu);
 	}
-	loop->stats.idle_closed++;
-	return false;
+	return !rl_verdict_closes(rl_policy_judge(&c->base, &k, false, &loop->stats));
 }
 
 /*
@@ -174,13 +192,12 @@ static void wake_all(struct bstate *s)
  * The writer thread of a cross_conn connection: any thread may queue bytes (under the
  * connection's lock); this one sends them, without holding the lock while it blocks.
  * Sends block in slices of SEND_SLICE (SO_SNDTIMEO), so a close requested while a send
- * is stuck on a peer that does not read still ends after --drain-timeout.
+ * is stuck on a peer that does not read still ends at its close_deadline_ns.
  */
 static void *writer_main(void *arg)
 {
 	struct bconn *c = arg;
 	struct rl_conn_sync *sy = c->base.sync;
-	const struct rl_server_config *cfg = &c->s->srv->cfg;
 	struct iovec iov[RL_SENDQ_IOV_MAX];
 	struct msghdr msg = {.msg_iov = iov};
 	uint64_t deadline = 0;
@@ -193,8 +210,8 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&sy->cv, &sy->mu);
 		if ((c->base.flags & RL_CONN_ABORT) || !rl_sendq_bytes(&c->base.sq))
 			break;
-		if ((c->base.flags & RL_CONN_CLOSE_AFTER) && !deadline)
-			deadline = rl_now_ns() + cfg->drain_timeout_ns;
+		if (c->base.flags & RL_CONN_CLOSE_AFTER)
+			deadline = c->base.close_deadline_ns;
 		msg.msg_iovlen = (size_t)rl_sendq_iov(&c->base.sq, iov, RL_SENDQ_IOV_MAX);
 		pthread_mutex_unlock(&sy->mu);
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
@@ -211,6 +228,7 @@ static void *writer_main(void *arg)
 		}
 		rl_sendq_consume(&c->base.sq, (size_t)n);
 		c->writer_bytes += (uint64_t)n;
+		c->writer_sent_ns = rl_now_ns(); /* the reader counts it as activity */
 	}
 	c->writer_done = true;
 	/* Tell the reader, which may be blocked in recv(): a signal can land just before it

@@ -23,14 +23,13 @@
 
 #include "clock.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
 
 #define READ_BUF_SIZE	  (64u * 1024u)
 #define MAX_EVENTS	  512
 #define ACCEPT_BATCH	  64
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
-#define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
-#define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
 
 struct econn {
 	struct rl_conn base; /* first */
@@ -157,7 +156,7 @@ static int conn_write(struct eloop *l, struct econn *c)
 /* Sends what the protocol queued, closes when asked, and applies backpressure. */
 static void conn_flush(struct eloop *l, struct econn *c)
 {
-	size_t high = l->base.srv->cfg.sendq_high, had;
+	size_t had;
 	int ret;
 
 	if (c->closed || c->linger)
@@ -195,10 +194,8 @@ static void conn_flush(struct eloop *l, struct econn *c)
 			c->linger = true;
 		}
 	}
-	if (!c->paused && rl_sendq_bytes(&c->base.sq) >= high)
-		c->paused = true; /* the peer is not reading: stop reading it */
-	else if (c->paused && rl_sendq_bytes(&c->base.sq) <= high / 2)
-		c->paused = false;
+	/* Past the high-water mark the peer is not reading: stop reading it (policy.h). */
+	c->paused = rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&c->base.sq), c->paused);
 	update_events(l, c);
 }
 
@@ -369,11 +366,16 @@ static void start_drain(struct eloop *l)
 		rl_conn_close(&c->base);
 }
 
+/* The timer duties: accept back-off and eviction, then, when a sweep is due, the policy's
+ * verdict on each connection (policy.h), applied with this engine's close. */
 static void on_timer(struct eloop *l)
 {
-	uint64_t idle = l->base.srv->cfg.idle_timeout_ns, now = l->base.now_ns;
-	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg);
+	struct rl_policy_clock k = {.now_ns = l->base.now_ns,
+				    .drain_deadline_ns = l->drain_deadline,
+				    .draining = l->draining};
+	uint64_t sweep = rl_policy_sweep_ns(&l->base.srv->cfg), now = k.now_ns;
 	struct econn *c, *next;
+	enum rl_verdict v;
 
 	if (l->backoff_until && now >= l->backoff_until) {
 		l->backoff_until = 0;
@@ -381,7 +383,7 @@ static void on_timer(struct eloop *l)
 			set_listening(l, true);
 	}
 	if (!l->draining && !(sweep && now - l->last_idle_scan >= sweep) &&
-	    !(l->lingering && now - l->last_idle_scan >= LINGER_TICK_NS))
+	    !(l->lingering && now - l->last_idle_scan >= RL_POLICY_LINGER_TICK_NS))
 		return;
 	l->last_idle_scan = now;
 	l->lingering = false;
@@ -389,43 +391,25 @@ static void on_timer(struct eloop *l)
 		set_listening(l, true); /* full: look again for a connection to evict */
 	for (c = l->live; c; c = next) {
 		next = c->next;
-		if (l->draining && now >= l->drain_deadline) {
+		v = rl_policy_judge(&c->base, &k, c->linger && !rl_socket_unacked(c->fd),
+				    &l->base.stats);
+		if (v == RL_VERDICT_LINGER)
+			l->lingering = true;
+		else if (rl_verdict_closes(v))
 			conn_close(l, c);
-		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
-			if (c->linger && !rl_socket_unacked(c->fd)) {
-				conn_close(l, c); /* the peer has every byte: stop lingering */
-				continue;
-			}
-			if (now < c->base.close_deadline_ns) {
-				l->lingering = true;
-				continue;
-			}
-			rl_debug("connection %llu did not read its last replies in time",
-				 (unsigned long long)c->base.id);
-			l->base.stats.idle_closed++;
-			conn_close(l, c);
-		} else if (!l->draining && rl_guard_line_expired(&c->base, now)) {
-			rl_guard_line_cut(&c->base, &l->base.stats); /* error line, then close */
-		} else if (!l->draining && idle && now - c->base.last_active_ns >= idle) {
-			l->base.stats.idle_closed++;
-			conn_close(l, c);
-		}
 	}
 }
 
 /* Milliseconds epoll_wait may sleep: until the next timer duty, or forever. */
 static int wait_ms(const struct eloop *l)
 {
-	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg), t = UINT64_MAX;
+	uint64_t t = rl_policy_tick_ns(&l->base.srv->cfg, l->draining, l->lingering), b;
 
-	if (l->draining)
-		t = DRAIN_TICK_NS;
-	if (l->lingering && LINGER_TICK_NS < t)
-		t = LINGER_TICK_NS;
-	if (l->backoff_until)
-		t = l->backoff_until > l->base.now_ns ? l->backoff_until - l->base.now_ns : 0;
-	if (sweep && sweep < t)
-		t = sweep;
+	if (l->backoff_until) {
+		b = l->backoff_until > l->base.now_ns ? l->backoff_until - l->base.now_ns : 0;
+		if (b < t)
+			t = b;
+	}
 	if (t == UINT64_MAX)
 		return -1;
 	return (int)((t + RL_NSEC_PER_MSEC - 1) / RL_NSEC_PER_MSEC);

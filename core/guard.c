@@ -325,42 +325,12 @@ void rl_guard_release(struct rl_server *srv, struct rl_conn *c)
 	c->src.family = 0;
 }
 
-uint64_t rl_guard_sweep_ns(const struct rl_server_config *cfg)
-{
-	uint64_t t = UINT64_MAX;
-
-	if (cfg->idle_timeout_ns)
-		t = cfg->idle_timeout_ns / 4;
-	if (cfg->line_timeout_ns && cfg->line_timeout_ns / 4 < t)
-		t = cfg->line_timeout_ns / 4;
-	if (cfg->evict_idle_ns && cfg->evict_idle_ns / 4 < t)
-		t = cfg->evict_idle_ns / 4;
-	if (t == UINT64_MAX)
-		return 0;
-	if (t < 10 * RL_NSEC_PER_MSEC)
-		t = 10 * RL_NSEC_PER_MSEC;
-	return t > RL_NSEC_PER_SEC ? RL_NSEC_PER_SEC : t;
-}
-
-/* The flags, read under the connection's lock when other threads may change them. */
-static uint32_t flags_of(const struct rl_conn *c)
-{
-	uint32_t f;
-
-	if (!c->sync)
-		return c->flags;
-	pthread_mutex_lock(&c->sync->mu);
-	f = c->flags;
-	pthread_mutex_unlock(&c->sync->mu);
-	return f;
-}
-
 uint64_t rl_guard_line_left(const struct rl_conn *c, uint64_t now_ns)
 {
 	uint64_t lt = c->loop->srv->cfg.line_timeout_ns, end;
 
 	if (!lt || !c->partial_since_ns || !c->rx_len ||
-	    (flags_of(c) & (RL_CONN_PAUSED | RL_CONN_CLOSE_AFTER | RL_CONN_ABORT)))
+	    (rl_conn_flags(c) & (RL_CONN_PAUSED | RL_CONN_CLOSE_AFTER | RL_CONN_ABORT)))
 		return UINT64_MAX;
 	end = c->partial_since_ns + lt;
 	return now_ns >= end ? 0 : end - now_ns;

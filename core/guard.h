@@ -5,8 +5,9 @@
  * to evict when --max-conns is reached (--evict-idle).
  *
  * Engines supply only the mechanism: rl_guard_admit() at accept, rl_conn_release() (which
- * calls rl_guard_release()) at close, rl_guard_line_expired()/rl_guard_line_cut() in their
- * timer sweep, rl_guard_evict_age() to pick a victim when full.  Every defence is off by
+ * calls rl_guard_release()) at close, rl_guard_evict_age() to pick a victim when full; the
+ * line deadline is judged in their timer sweep by rl_policy_judge() (policy.h), which
+ * calls rl_guard_line_expired()/rl_guard_line_cut().  Every defence is off by
  * default (the benchmarks run without them) and counted in struct rl_stats.
  */
 #ifndef RL_GUARD_H
@@ -41,15 +42,15 @@ struct rl_guard {
 
 	/* The in-kernel refusal (srcfilter.h; rl_guard_filter()): IPv4 sources at their cap
 	 * are blocked at SYN by the listeners' program.  Under mu but the atomics. */
-	const int *lfds;		    /* the TCP listeners; nlfd 0: filter off */
+	const int *lfds; /* the TCP listeners; nlfd 0: filter off */
 	unsigned nlfd;
 	unsigned max;			    /* the cap the filter blocks at */
 	uint32_t blocked[RL_SRCFILTER_MAX]; /* network byte order */
 	unsigned nblocked;
-	bool dirty;		  /* blocked[] differs from the attached program */
-	uint64_t apply_next_ns;	  /* rate limit of re-attaching */
+	bool dirty;		   /* blocked[] differs from the attached program */
+	uint64_t apply_next_ns;	   /* rate limit of re-attaching */
 	atomic_bool attached_once; /* accepted sockets then drop the inherited program */
-	_Atomic uint64_t blocks;  /* sources blocked (counter source-blocked) */
+	_Atomic uint64_t blocks;   /* sources blocked (counter source-blocked) */
 };
 
 /* Sets up `g` for `cfg` (NULL: with the per-source table, for tests).  Returns 0 or
@@ -91,13 +92,6 @@ int rl_guard_admit(struct rl_server *srv, struct rl_conn *c, int fd);
 /* Forgets c's source (rl_conn_release() calls it; engines call it themselves only when a
  * connection fails between admission and rl_conn_open()).  Idempotent. */
 void rl_guard_release(struct rl_server *srv, struct rl_conn *c);
-
-/*
- * The period of an engine's timer sweep for the idle timeout, the line deadline and
- * --evict-idle (a full engine looks again for a victim): a quarter of the shortest,
- * within 10 ms..1 s.  0 when all are off.
- */
-uint64_t rl_guard_sweep_ns(const struct rl_server_config *cfg);
 
 /* True when c holds an incomplete line older than --line-timeout at `now_ns`. */
 bool rl_guard_line_expired(const struct rl_conn *c, uint64_t now_ns);

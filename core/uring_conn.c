@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "policy.h"
 #include "server.h"
 #include "udata.h"
 #include "uring_loop.h"
@@ -173,7 +174,6 @@ static void send_head(struct uloop *l, struct uconn *c)
 /* Turns what protocols queued since the last turn into SQEs. */
 static void flush_list(struct uloop *l, struct rl_conn *bc)
 {
-	size_t high = l->base.srv->cfg.sendq_high;
 	struct rl_conn *next;
 	int ret;
 
@@ -193,7 +193,7 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 			ul_conn_start_close(l, c);
 			continue;
 		}
-		if (rl_sendq_bytes(&bc->sq) >= high)
+		if (rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&bc->sq), c->st & US_PAUSED))
 			c->st |= US_PAUSED; /* the peer is not reading: stop reading it */
 		if ((bc->flags & RL_CONN_PAUSED) || (c->st & US_PAUSED)) {
 			if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
@@ -332,7 +332,8 @@ void ul_on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 	c->base.last_active_ns = l->base.now_ns;
 	if (c->st & US_CLOSING)
 		return;
-	if ((c->st & US_PAUSED) && rl_sendq_bytes(&c->base.sq) <= l->base.srv->cfg.sendq_high / 2) {
+	if ((c->st & US_PAUSED) &&
+	    !rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&c->base.sq), true)) {
 		c->st &= ~US_PAUSED;
 		ul_arm_recv(l, c);
 	}

@@ -28,13 +28,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "policy.h"
 #include "server.h"
 #include "udata.h"
 #include "uring_loop.h"
 
 #define ACCEPT_BACKOFF_NS (100 * RL_NSEC_PER_MSEC)
-#define DRAIN_TICK_NS	  (20 * RL_NSEC_PER_MSEC)
-#define LINGER_TICK_NS	  (100 * RL_NSEC_PER_MSEC)
 #define FIXED_FILES_MAX	  65536u /* table slots per loop: 512 KiB of kernel memory */
 
 /* ---- accept ---- */
@@ -70,16 +69,10 @@ static void cancel_accept(struct uloop *l)
 
 static uint64_t tick_interval(const struct uloop *l)
 {
-	uint64_t sweep = rl_guard_sweep_ns(&l->base.srv->cfg), t = UINT64_MAX;
+	uint64_t t = rl_policy_tick_ns(&l->base.srv->cfg, l->draining, l->lingering);
 
-	if (l->draining)
-		t = DRAIN_TICK_NS;
 	if (l->backoff_until && ACCEPT_BACKOFF_NS < t)
 		t = ACCEPT_BACKOFF_NS;
-	if (l->lingering && LINGER_TICK_NS < t)
-		t = LINGER_TICK_NS;
-	if (sweep && !l->draining && sweep < t)
-		t = sweep; /* idle timeout, line deadline */
 	return t;
 }
 
@@ -405,10 +398,15 @@ void ul_start_drain(struct uloop *l)
 	ul_arm_tick(l);
 }
 
+/* The loop timer: accept back-off and eviction, then the policy's verdict on each
+ * connection (policy.h), applied with this engine's close. */
 void ul_on_tick(struct uloop *l)
 {
-	uint64_t idle = l->base.srv->cfg.idle_timeout_ns;
+	struct rl_policy_clock k = {.now_ns = l->base.now_ns,
+				    .drain_deadline_ns = l->drain_deadline,
+				    .draining = l->draining};
 	struct uconn *c, *next;
+	enum rl_verdict v;
 
 	l->tick_armed = false;
 	l->lingering = false;
@@ -424,27 +422,12 @@ void ul_on_tick(struct uloop *l)
 		next = c->next;
 		if (c->st & US_CLOSING)
 			continue;
-		if ((c->st & US_LINGER) && !rl_socket_unacked(c->fd)) {
-			ul_conn_start_close(l, c); /* the peer has every byte: stop lingering */
-			continue;
-		}
-		if (l->draining && l->base.now_ns >= l->drain_deadline) {
+		v = rl_policy_judge(&c->base, &k, (c->st & US_LINGER) && !rl_socket_unacked(c->fd),
+				    &l->base.stats);
+		if (v == RL_VERDICT_LINGER)
+			l->lingering = true;
+		else if (rl_verdict_closes(v))
 			ul_conn_start_close(l, c);
-		} else if (c->base.flags & RL_CONN_CLOSE_AFTER) {
-			if (l->base.now_ns < c->base.close_deadline_ns) {
-				l->lingering = true;
-				continue;
-			}
-			rl_debug("connection %llu did not read its last replies in time",
-				 (unsigned long long)c->base.id);
-			l->base.stats.idle_closed++;
-			ul_conn_start_close(l, c);
-		} else if (!l->draining && rl_guard_line_expired(&c->base, l->base.now_ns)) {
-			rl_guard_line_cut(&c->base, &l->base.stats); /* error line, then close */
-		} else if (idle && l->base.now_ns - c->base.last_active_ns >= idle) {
-			l->base.stats.idle_closed++;
-			ul_conn_start_close(l, c);
-		}
 	}
 	ul_arm_tick(l);
 }

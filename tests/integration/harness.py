@@ -174,6 +174,21 @@ def recv_all(sock):
         buf.extend(chunk)
 
 
+def wait_closed(sock, limit):
+    """Reads and drops what arrives until the server closes `sock` (EOF or reset): the
+    seconds that took, or None if it is still open after `limit` seconds."""
+    t0 = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        while sock.recv(65536):
+            pass
+    except socket.timeout:
+        return None
+    except OSError:
+        pass  # a reset is a close too
+    return time.monotonic() - t0
+
+
 def proc_cpu_seconds(pid):
     """utime + stime of a process, in seconds, from /proc/PID/stat."""
     with open("/proc/%d/stat" % pid) as f:

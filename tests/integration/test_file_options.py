@@ -7,7 +7,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -34,20 +33,6 @@ def fsync_round_trip(tap, engine, root):
         os.unlink(os.path.join(root, name))
 
 
-def wait_closed(s, limit):
-    """Seconds until the server closes `s` (EOF or reset), or None if still open."""
-    t0 = time.monotonic()
-    s.settimeout(limit)
-    try:
-        while s.recv(65536):
-            pass
-    except socket.timeout:
-        return None
-    except OSError:
-        pass
-    return time.monotonic() - t0
-
-
 def idle_timeout(tap, engine, root):
     with harness.Server("file", engine=engine, args=["--root", root, "--idle-timeout", "500ms"]) as srv:
         s = srv.connect()
@@ -55,7 +40,7 @@ def idle_timeout(tap, engine, root):
         s.sendall(b"PUT stalled 1000000\n" + b"s" * 300000)
         seen = harness.wait_for(lambda: harness.tmp_files(root), 0.4)
         tap.ok(bool(seen), "idle: the stalled upload has a temporary file", os.listdir(root))
-        waited = wait_closed(s, 3.0)
+        waited = harness.wait_closed(s, 3.0)
         s.close()
         elapsed = time.monotonic() - t0
         tap.ok(waited is not None, "idle: a client stalled mid-upload is cut off",
@@ -79,7 +64,7 @@ def idle_timeout(tap, engine, root):
         with srv.connect() as q:
             line, body = harness.file_get(q, "nothing")
             tap.ok(line.startswith(b"ERR 404 "), "idle: a GET first", repr(line))
-            waited = wait_closed(q, 3.0)
+            waited = harness.wait_closed(q, 3.0)
             tap.ok(waited is not None, "idle: a client silent between commands is cut off")
         tap.ok(srv.alive(), "idle: server still running")
         rc, err = srv.stop()
@@ -98,7 +83,7 @@ def sigterm_idle(tap, engine, root):
         rc, err = srv.stop(signal.SIGTERM, timeout=10)
         tap.ok(rc == 0, "sigterm with an idle connection: exit status 0", err)
         tap.ok(time.monotonic() - t0 < 8, "sigterm: exits within the drain timeout")
-        tap.ok(wait_closed(s, 2.0) is not None, "sigterm: the idle connection is closed")
+        tap.ok(harness.wait_closed(s, 2.0) is not None, "sigterm: the idle connection is closed")
         s.close()
     finally:
         srv.stop(signal.SIGKILL)
