@@ -12,7 +12,7 @@
  * as READ_FIXED / WRITE_FIXED.
  *
  * The engine is four files around one private header (uring_loop.h: struct uloop, struct
- * uconn, the US_* state bits):
+ * uconn, a connection's state enums and their asserted transitions):
  *   engine_uring.c  this file: the loop thread -- ring, buffer ring and file buffer set-up,
  *                   the main loop (flush, commit buffers, re-arm the starved, submit and
  *                   wait), and handle(), which dispatches each completion by its op
