@@ -75,17 +75,17 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 	case RL_OP_CANCEL:
 		if (ptr == l)
 			return; /* accept cancel */
-		c->inflight--;
+		us_inflight_dec(c);
 		break;
 	case RL_OP_CLOSE:
 	case RL_OP_SHUTDOWN:
-		c->inflight--;
+		us_inflight_dec(c);
 		break;
 	case RL_OP_FILE: {
 		struct rl_fileop *op = ptr;
 
 		c = (struct uconn *)op->conn;
-		c->inflight--;
+		us_inflight_dec(c);
 		rl_conn_fileop_done(op, cqe->res);
 		break;
 	}

@@ -260,7 +260,7 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 
 	if (!more) {
 		us_set_recv(c, RECV_IDLE);
-		c->inflight--;
+		us_inflight_dec(c);
 	}
 	if (cqe->res > 0) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -320,8 +320,7 @@ void ul_on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 {
 	bool lent = us_send_lent(c);
 
-	assert(c->inflight > 0);
-	c->inflight--;
+	us_inflight_dec(c);
 	us_set_send(c, SEND_IDLE); /* asserts it was busy */
 	if (lent) {
 		assert(c->lent && (cqe->res <= 0 || (uint32_t)cqe->res <= c->lent_len));

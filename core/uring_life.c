@@ -175,6 +175,9 @@ void ul_conn_settle(struct uloop *l, struct uconn *c)
 	l->nlive--;
 	l->base.stats.closed++;
 	ul_lend_return(l, c); /* lent but never sent: the connection closed first */
+	/* Freed closed, with every CQE in: no recv or send in flight, and off the starved
+	 * FIFO (closing took it off, and a closing connection does not join it). */
+	assert(us_close_sent(c) && !c->inflight && us_recv_idle(c) && !us_send_busy(c));
 	rl_conn_release(&c->base);
 	free(c);
 	if (l->accept_paused && l->nlive < l->max_conns) {

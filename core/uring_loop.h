@@ -189,6 +189,13 @@ static inline void us_drain(struct uconn *c)
 		us_set_life(c, LIFE_DRAIN);
 }
 
+/* One of the CQEs owed to c has arrived. */
+static inline void us_inflight_dec(struct uconn *c)
+{
+	assert(c->inflight > 0);
+	c->inflight--;
+}
+
 struct uloop {
 	_Alignas(16) struct rl_loop base; /* user_data carries the op in the low 4 bits */
 	struct rl_ring r;
