@@ -12,7 +12,7 @@
  * as READ_FIXED / WRITE_FIXED.
  *
  * The engine is four files around one private header (uring_loop.h: struct uloop, struct
- * uconn, the US_* state bits):
+ * uconn, a connection's state enums and their asserted transitions):
  *   engine_uring.c  this file: the loop thread -- ring, buffer ring and file buffer set-up,
  *                   the main loop (flush, commit buffers, re-arm the starved, submit and
  *                   wait), and handle(), which dispatches each completion by its op
@@ -75,17 +75,17 @@ static void handle(struct uloop *l, const struct rl_cqe *cqe)
 	case RL_OP_CANCEL:
 		if (ptr == l)
 			return; /* accept cancel */
-		c->inflight--;
+		us_inflight_dec(c);
 		break;
 	case RL_OP_CLOSE:
 	case RL_OP_SHUTDOWN:
-		c->inflight--;
+		us_inflight_dec(c);
 		break;
 	case RL_OP_FILE: {
 		struct rl_fileop *op = ptr;
 
 		c = (struct uconn *)op->conn;
-		c->inflight--;
+		us_inflight_dec(c);
 		rl_conn_fileop_done(op, cqe->res);
 		break;
 	}

@@ -58,8 +58,8 @@ int ul_send_input(struct rl_loop *loop, struct rl_conn *bc, const void *p, size_
 	if (c != l->in_conn || l->in_lent || !n || b < l->in_buf || b + n > l->in_buf + l->in_len ||
 	    l->nlent >= l->lend_max)
 		return -EAGAIN;
-	if (c->lent || (c->st & (US_SEND_BUSY | US_CLOSING | US_LINGER)) ||
-	    rl_sendq_bytes(&bc->sq) || (bc->flags & (RL_CONN_ABORT | RL_CONN_CLOSE_AFTER)))
+	if (c->lent || us_send_busy(c) || us_closing(c) || us_lingering(c) ||
+	    rl_sendq_bytes(&bc->sq) || rl_conn_closing(bc))
 		return -EAGAIN;
 	c->lent = b;
 	c->lent_len = (uint32_t)n;
@@ -73,13 +73,23 @@ int ul_send_input(struct rl_loop *loop, struct rl_conn *bc, const void *p, size_
 
 /* ---- receive ---- */
 
+/* The protocol still takes input: it has not asked to close or pause, nor has the peer
+ * sent FIN. */
+static bool takes_input(const struct rl_conn *bc)
+{
+	return !rl_conn_closing(bc) && !rl_conn_peer_eof(bc) && !rl_conn_input_paused(bc);
+}
+
+/* A recv is armed on a connection that is not closing and has none (nor waits for
+ * buffers), when it lingers (reading the peer's last bytes before close) or when it is
+ * not draining, not held back by backpressure, and its protocol takes input. */
 static bool wants_recv(const struct uconn *c)
 {
-	if (c->st & US_LINGER) /* draining the peer's last bytes before close */
-		return !(c->st & (US_CLOSING | US_STARVED | US_RECV_ARMED | US_RECV_CANCEL));
-	return !(c->st & (US_CLOSING | US_PAUSED | US_STARVED | US_RECV_ARMED | US_DRAIN)) &&
-	       !(c->base.flags &
-		 (RL_CONN_CLOSE_AFTER | RL_CONN_ABORT | RL_CONN_EOF | RL_CONN_PAUSED));
+	if (us_closing(c) || !us_recv_idle(c))
+		return false;
+	if (us_lingering(c))
+		return true;
+	return !us_draining(c) && !us_backpressured(c) && takes_input(&c->base);
 }
 
 void ul_arm_recv(struct uloop *l, struct uconn *c)
@@ -97,14 +107,14 @@ void ul_arm_recv(struct uloop *l, struct uconn *c)
 	sqe->buf_group = BUFFER_GROUP;
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
 	c->inflight++;
-	c->st |= US_RECV_ARMED;
+	us_set_recv(c, RECV_ARMED);
 }
 
 void ul_starved_remove(struct uloop *l, struct uconn *c)
 {
 	struct uconn **pp, *prev = NULL;
 
-	if (!(c->st & US_STARVED))
+	if (!us_starved(c))
 		return;
 	for (pp = &l->starved_head; *pp; prev = *pp, pp = &(*pp)->starved_next) {
 		if (*pp == c) {
@@ -114,7 +124,7 @@ void ul_starved_remove(struct uloop *l, struct uconn *c)
 			break;
 		}
 	}
-	c->st &= ~US_STARVED;
+	us_set_recv(c, RECV_IDLE);
 }
 
 /* ---- send and flush ---- */
@@ -126,7 +136,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 	struct io_uring_sqe *sqe;
 	int n;
 
-	assert(!(c->st & US_SEND_BUSY));
+	assert(!us_send_busy(c));
 	/* A table slot costs two SQEs (fill, close) and saves a file lookup per request:
 	 * worth it from a connection's second send on, not for a greeting and a close. */
 	if (!c->fixed && c->sent_once)
@@ -140,7 +150,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 		ul_sqe_conn_file(sqe, c);
 		io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 		c->inflight++;
-		c->st |= US_SEND_BUSY | US_SEND_LENT;
+		us_set_send(c, SEND_BUSY_LENT);
 		return;
 	}
 	n = rl_sendq_iov(&c->base.sq, iov, RL_SENDQ_IOV_MAX);
@@ -168,7 +178,7 @@ static void send_head(struct uloop *l, struct uconn *c)
 	ul_sqe_conn_file(sqe, c);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 	c->inflight++;
-	c->st |= US_SEND_BUSY;
+	us_set_send(c, SEND_BUSY);
 }
 
 /* Turns what protocols queued since the last turn into SQEs. */
@@ -182,7 +192,7 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 
 		next = bc->dirty_next;
 		bc->flags &= ~RL_CONN_DIRTY;
-		if (c->st & (US_CLOSING | US_LINGER))
+		if (us_closing(c) || us_lingering(c))
 			continue;
 		ret = rl_conn_run_deferred(bc);
 		if (ret < 0) {
@@ -193,21 +203,21 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 			ul_conn_start_close(l, c);
 			continue;
 		}
-		if (rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&bc->sq), c->st & US_PAUSED))
-			c->st |= US_PAUSED; /* the peer is not reading: stop reading it */
-		if ((bc->flags & RL_CONN_PAUSED) || (c->st & US_PAUSED)) {
-			if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
+		if (rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&bc->sq), c->backpressured))
+			c->backpressured = true; /* the peer is not reading: stop reading it */
+		if (rl_conn_input_paused(bc) || us_backpressured(c)) {
+			if (us_recv_armed(c))
 				ul_submit_cancel(l, c, false);
 		} else {
 			ul_arm_recv(l, c); /* resumed, if it was paused */
 		}
 		if ((bc->flags & RL_CONN_CLOSE_AFTER) && !l->lingering &&
-		    ((c->st & US_SEND_BUSY) || unsent(c))) {
+		    (us_send_busy(c) || unsent(c))) {
 			/* Closing once flushed: the tick cuts it off if the peer never reads. */
 			l->lingering = true;
 			ul_arm_tick(l);
 		}
-		if (c->st & US_SEND_BUSY)
+		if (us_send_busy(c))
 			continue; /* the send completion comes back here */
 		if (unsent(c))
 			send_head(l, c);
@@ -236,7 +246,7 @@ void ul_rearm_starved(struct uloop *l)
 		l->starved_head = c->starved_next;
 		if (!l->starved_head)
 			l->starved_tail = NULL;
-		c->st &= ~US_STARVED;
+		us_set_recv(c, RECV_IDLE);
 		ul_arm_recv(l, c);
 	}
 }
@@ -249,8 +259,8 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 	int ret;
 
 	if (!more) {
-		c->st &= ~(US_RECV_ARMED | US_RECV_CANCEL);
-		c->inflight--;
+		us_set_recv(c, RECV_IDLE);
+		us_inflight_dec(c);
 	}
 	if (cqe->res > 0) {
 		unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
@@ -264,9 +274,9 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			return;
 		}
 		l->in_lent = false;
-		if (c->st & US_LINGER) {
+		if (us_lingering(c)) {
 			l->base.stats.discarded += (uint64_t)cqe->res;
-		} else if (!(c->st & US_CLOSING)) {
+		} else if (!us_closing(c)) {
 			l->in_conn = c;
 			l->in_buf = p;
 			l->in_len = (size_t)cqe->res;
@@ -279,14 +289,14 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		if (!l->in_lent) /* else it comes back when its send completes */
 			rl_bufring_recycle(&l->br, bid);
 	} else if (cqe->res == 0) {
-		if (c->st & US_LINGER)
+		if (us_lingering(c))
 			ul_conn_start_close(l, c); /* the peer closed too: now close quietly */
-		else if (!(c->st & US_CLOSING))
+		else if (!us_closing(c))
 			rl_conn_eof(&c->base);
 	} else if (cqe->res == -ENOBUFS) {
 		l->base.stats.enobufs++;
-		if (!more && !(c->st & US_CLOSING) && !(c->st & US_STARVED)) {
-			c->st |= US_STARVED;
+		if (!more && !us_closing(c)) { /* its recv ended above: idle */
+			us_set_recv(c, RECV_STARVED);
 			c->starved_next = NULL;
 			if (l->starved_tail)
 				l->starved_tail->starved_next = c;
@@ -295,12 +305,12 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 			l->starved_tail = c;
 		}
 	} else if (cqe->res != -ECANCELED) {
-		if (c->st & US_LINGER)
+		if (us_lingering(c))
 			ul_conn_start_close(l, c);
 		else
 			ul_conn_fail(l, c, cqe->res);
 	}
-	if (!more && (c->st & US_DRAIN) && !(c->st & US_LINGER))
+	if (!more && us_draining(c))
 		rl_conn_close(&c->base); /* stopping: all it read is answered; close after */
 	else if (!more)
 		ul_arm_recv(l, c); /* the multishot ended for a benign reason: keep reading */
@@ -308,11 +318,10 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 
 void ul_on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 {
-	bool lent = c->st & US_SEND_LENT;
+	bool lent = us_send_lent(c);
 
-	assert(c->inflight > 0 && (c->st & US_SEND_BUSY));
-	c->inflight--;
-	c->st &= ~(US_SEND_BUSY | US_SEND_LENT);
+	us_inflight_dec(c);
+	us_set_send(c, SEND_IDLE); /* asserts it was busy */
 	if (lent) {
 		assert(c->lent && (cqe->res <= 0 || (uint32_t)cqe->res <= c->lent_len));
 		if (cqe->res > 0) {
@@ -330,11 +339,11 @@ void ul_on_send(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		rl_sendq_consume(&c->base.sq, (size_t)cqe->res);
 	l->base.stats.bytes_out += (uint64_t)cqe->res;
 	c->base.last_active_ns = l->base.now_ns;
-	if (c->st & US_CLOSING)
+	if (us_closing(c))
 		return;
-	if ((c->st & US_PAUSED) &&
+	if (us_backpressured(c) &&
 	    !rl_policy_pause(&l->base.srv->cfg, rl_sendq_bytes(&c->base.sq), true)) {
-		c->st &= ~US_PAUSED;
+		c->backpressured = false;
 		ul_arm_recv(l, c);
 	}
 	if (!unsent(c))

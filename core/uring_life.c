@@ -20,6 +20,7 @@
  * save one lookup.  The slot is closed (CLOSE with a file index) just before the
  * descriptor.  RINGLAB_URING_OFF=fixedfiles turns it off.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +107,7 @@ void ul_submit_cancel(struct uloop *l, struct uconn *c, bool all)
 	else
 		io_uring_prep_cancel64(sqe, rl_udata(c, RL_OP_RECV), 0);
 	if (!all)
-		c->st |= US_RECV_CANCEL;
+		us_set_recv(c, RECV_CANCELLING);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CANCEL));
 	c->inflight++;
 }
@@ -132,14 +133,14 @@ static void submit_close(struct uloop *l, struct uconn *c)
 	io_uring_prep_close(sqe, c->fd);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_CLOSE));
 	c->inflight++;
-	c->st |= US_CLOSE_SENT;
+	us_set_close(c, CLOSE_SENT);
 }
 
 void ul_conn_start_close(struct uloop *l, struct uconn *c)
 {
-	if (c->st & US_CLOSING)
+	if (us_closing(c))
 		return;
-	c->st |= US_CLOSING;
+	us_set_close(c, CLOSE_PENDING);
 	c->base.flags |= RL_CONN_ABORT; /* protocols' late sends are dropped */
 	ul_starved_remove(l, c);
 	if (c->inflight) {
@@ -159,9 +160,9 @@ void ul_conn_start_close(struct uloop *l, struct uconn *c)
 /* Called after every completion of `c`: close once idle, free after the close. */
 void ul_conn_settle(struct uloop *l, struct uconn *c)
 {
-	if (!(c->st & US_CLOSING) || c->inflight)
+	if (!us_closing(c) || c->inflight)
 		return;
-	if (!(c->st & US_CLOSE_SENT)) {
+	if (!us_close_sent(c)) {
 		submit_close(l, c);
 		return;
 	}
@@ -174,6 +175,9 @@ void ul_conn_settle(struct uloop *l, struct uconn *c)
 	l->nlive--;
 	l->base.stats.closed++;
 	ul_lend_return(l, c); /* lent but never sent: the connection closed first */
+	/* Freed closed, with every CQE in: no recv or send in flight, and off the starved
+	 * FIFO (closing took it off, and a closing connection does not join it). */
+	assert(us_close_sent(c) && !c->inflight && us_recv_idle(c) && !us_send_busy(c));
 	rl_conn_release(&c->base);
 	free(c);
 	if (l->accept_paused && l->nlive < l->max_conns) {
@@ -184,7 +188,7 @@ void ul_conn_settle(struct uloop *l, struct uconn *c)
 
 void ul_conn_fail(struct uloop *l, struct uconn *c, int err)
 {
-	if (!(c->st & US_CLOSING)) {
+	if (!us_closing(c)) {
 		rl_stats_drop(&l->base.stats, err);
 		rl_debug("connection %llu dropped: %s", (unsigned long long)c->base.id,
 			 strerror(-err));
@@ -214,8 +218,9 @@ void ul_conn_linger(struct uloop *l, struct uconn *c)
 	io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SHUTDOWN));
 	c->inflight++;
-	c->st |= US_LINGER;
-	c->st &= ~US_PAUSED;
+	assert(!us_closing(c)); /* the flush skips closing connections */
+	us_set_life(c, LIFE_LINGER);
+	c->backpressured = false;
 	if (!l->lingering) {
 		l->lingering = true;
 		ul_arm_tick(l);
@@ -309,7 +314,7 @@ static void conn_new(struct uloop *l, int fd)
 	if (l->draining) {
 		/* Accepted as the server stopped: it gets what the protocol sends on open (a
 		 * greeting), then a polite close. */
-		c->st |= US_DRAIN;
+		us_drain(c);
 		rl_conn_close(&c->base);
 		return;
 	}
@@ -326,7 +331,7 @@ static struct uconn *pick_victim(struct uloop *l, uint64_t *age)
 	if (!l->base.srv->cfg.evict_idle_ns)
 		return NULL;
 	for (c = l->live; c; c = c->next) {
-		a = (c->st & US_CLOSING)
+		a = us_closing(c)
 			? 0
 			: rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
 		if (a > *age) {
@@ -389,10 +394,10 @@ void ul_start_drain(struct uloop *l)
 	/* Stop reading first; once a connection's recv has ended, every byte it read has
 	 * been answered, and it closes after those replies are sent. */
 	for (c = l->live; c; c = c->next) {
-		c->st |= US_DRAIN;
-		if ((c->st & US_RECV_ARMED) && !(c->st & US_RECV_CANCEL))
+		us_drain(c);
+		if (us_recv_armed(c))
 			ul_submit_cancel(l, c, false);
-		else if (!(c->st & US_RECV_ARMED))
+		else if (!us_recv_in_flight(c))
 			rl_conn_close(&c->base);
 	}
 	ul_arm_tick(l);
@@ -420,9 +425,9 @@ void ul_on_tick(struct uloop *l)
 	}
 	for (c = l->live; c; c = next) {
 		next = c->next;
-		if (c->st & US_CLOSING)
+		if (us_closing(c))
 			continue;
-		v = rl_policy_judge(&c->base, &k, (c->st & US_LINGER) && !rl_socket_unacked(c->fd),
+		v = rl_policy_judge(&c->base, &k, us_lingering(c) && !rl_socket_unacked(c->fd),
 				    &l->base.stats);
 		if (v == RL_VERDICT_LINGER)
 			l->lingering = true;
