@@ -150,6 +150,7 @@ static void delivered(struct lg_worker *w, struct lg_conn *sc, uint64_t seq)
 	while (sc->replied < sc->produced &&
 	       sc->slots[sc->replied & w->slot_mask].mark + 1 >= w->nconns) {
 		sc->replied++;
+		lg_record_done(sc);
 		moved = true;
 		if (w->in_window)
 			w->chat_lines++;

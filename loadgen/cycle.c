@@ -74,6 +74,7 @@ static void connect_now(struct lg_worker *w, struct lg_conn *c, uint64_t intende
 	c->slots[0].intended = intended;
 	c->slots[0].sent = w->now;
 	(*cycles_of(w, c))++;
+	lg_record_sent(w, c, intended);
 	c->issued = c->produced = c->replied = 0;
 	c->reply_off = c->prod_off = 0;
 	if (lg_conn_connect(w, c, SOCK_STREAM) < 0)
@@ -144,6 +145,7 @@ static void on_eof(struct lg_worker *w, struct lg_conn *c)
 		return;
 	}
 	lg_record_reply(w, s->intended, s->sent);
+	lg_record_done(c);
 	c->flags |= LCF_RECYCLE;
 	lg_conn_close(w, c);
 }

@@ -216,6 +216,7 @@ static bool send_one(struct lg_worker *w, struct lg_conn *c, uint64_t seq, uint6
 	lg_sqe_file(w, sqe);
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_SEND));
 	c->inflight++;
+	lg_record_sent(w, c, intended);
 	if (w->in_window)
 		w->dg.sent++;
 	return true;
@@ -282,6 +283,7 @@ static void answer(struct lg_worker *w, struct lg_conn *c, uint64_t seq)
 	s->mark = LG_DG_ANSWERED;
 	bit_set(bits_of(w, c), seq, true);
 	lg_record_reply(w, s->intended, s->sent);
+	lg_record_done(c);
 	if (w->in_window) {
 		w->dg.answered++;
 		if (seq + 1 < *max_seen)
@@ -402,6 +404,7 @@ static void sweep(struct lg_worker *w, struct lg_conn *c)
 		if (s->mark != LG_DG_PENDING || w->now - s->sent < timeout)
 			continue;
 		s->mark = LG_DG_LOST;
+		lg_record_done(c);
 		any = true;
 		if (w->in_window)
 			w->dg.lost++;

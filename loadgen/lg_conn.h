@@ -56,7 +56,9 @@ struct lg_conn {
 	uint64_t replied;	      /* complete, verified replies */
 	uint64_t reply_off;	      /* bytes of reply `replied` received so far */
 	uint64_t t_connect;	      /* when the connect was submitted */
-	uint64_t sched_t0;	      /* open loop: intended time of request 0 (pace.h) */
+	uint64_t sched_t0;	      /* open loop: request 0's intended time; 0: none */
+	uint64_t nsent;		      /* requests sent (cycle: connects started), in order */
+	uint64_t ndone;		      /* requests finished: completed (udp: or counted lost) */
 	struct lg_sched_node sched;   /* open loop: waiting for the next intended time */
 	struct lg_slot *slots;	      /* slot_mask + 1 entries (in the worker's array) */
 	uint8_t *sbuf;		      /* send buffer, sbuf_cap bytes (worker's array) */

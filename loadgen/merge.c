@@ -4,9 +4,10 @@
  * Inputs are the --json documents of the shards (which carry their histograms, encoded,
  * for the whole window and for every second of it) or their --log interval logs.  The
  * merge decodes and adds the histograms, so merged percentiles are exactly those of one
- * histogram that recorded every shard's values; counts, bytes, errors and CPU times are
- * summed.  Per-second intervals are aligned by wall-clock time (window start + offset).
- * The shards must describe the same run (protocol, target, sizes, shard count) and be
+ * histogram that recorded every shard's values; counts (the open-loop schedule's too),
+ * bytes, errors and CPU times are summed, and the sender's lateness is the largest.
+ * Per-second intervals are aligned by wall-clock time (window start + offset).  The
+ * shards must describe the same run (protocol, target, sizes, shard count) and be
  * distinct shards; their windows should overlap: a start spread above --max-skew is
  * warned about, windows that do not overlap at all fail the merge.  Rates divide the
  * summed counts by the mean window length of the shards.
@@ -63,6 +64,7 @@ static void add_errno_map(uint64_t *by, const struct lg_jval *map)
 static void add_counts(struct lg_result *res, const struct lg_jval *d)
 {
 	const struct lg_jval *pct = lg_jget(d, "cpu.per_thread_percent");
+	struct lg_pace_stats sched;
 	char key[64];
 	size_t i;
 	int k;
@@ -86,6 +88,12 @@ static void add_counts(struct lg_result *res, const struct lg_jval *d)
 	res->dg.duplicates += lg_juint(d, "datagrams.duplicates", 0);
 	res->dg.late += lg_juint(d, "datagrams.late", 0);
 	res->chat_lines += lg_juint(d, "chat.lines", 0);
+	sched.scheduled = lg_juint(d, "totals.scheduled", 0);
+	sched.sent = lg_juint(d, "totals.sent", 0);
+	sched.behind_start = lg_juint(d, "totals.behind_at_start", 0);
+	sched.behind_end = lg_juint(d, "totals.behind_at_end", 0);
+	sched.send_late_max_ns = (uint64_t)llround(lg_jnum(d, "totals.send_late_max_s", 0) * 1e9);
+	lg_pace_stats_add(&res->pace, &sched);
 	res->cpu_user_s += lg_jnum(d, "cpu.user_s", 0);
 	res->cpu_sys_s += lg_jnum(d, "cpu.sys_s", 0);
 	for (i = 0; pct && pct->type == LG_J_ARR && i < pct->n; i++) {
@@ -366,10 +374,11 @@ static void merge_usage(void)
 	       "\n"
 	       "Adds the results of the shards of one run (their --json documents, or their\n"
 	       "--log interval logs) into one: histograms are added (never percentiles),\n"
-	       "requests, bytes, errors and CPU summed.  Prints a per-shard table and the\n"
-	       "merged summary; writes the merged --json, --hgrm and --log.  Warns when the\n"
-	       "windows start more than --max-skew apart (default 1s); fails when they do\n"
-	       "not overlap or a shard failed.  Exit 0 clean, 1 failed, 2 bad usage or input.\n");
+	       "requests, schedule counts, bytes, errors and CPU summed.  Prints a per-shard\n"
+	       "table and the merged summary; writes the merged --json, --hgrm and --log.\n"
+	       "Warns when the windows start more than --max-skew apart (default 1s); fails\n"
+	       "when they do not overlap or a shard failed.  Exit 0 clean, 1 failed, 2 bad\n"
+	       "usage or input.\n");
 }
 
 static int parse_merge_args(int argc, char **argv, struct merge_opts *o)

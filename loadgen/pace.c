@@ -23,6 +23,21 @@ static uint64_t phase_ns(const struct lg_worker *w, const struct lg_conn *c)
 	return (uint64_t)((double)(lg_pace_mix(&s) >> 11) * 0x1p-53 * w->period_ns);
 }
 
+uint64_t lg_pace_due(const struct lg_worker *w, const struct lg_conn *c, uint64_t t)
+{
+	uint64_t k;
+
+	if (!c->sched_t0 || t <= c->sched_t0)
+		return 0; /* not started, or request 0 is not due before t */
+	/* The estimate, then to the exact boundary of lg_pace_at's rounding. */
+	k = (uint64_t)((double)(t - c->sched_t0) / w->period_ns);
+	while (k > 0 && lg_pace_at(w, c, k - 1) >= t)
+		k--;
+	while (lg_pace_at(w, c, k) < t)
+		k++;
+	return k;
+}
+
 void lg_pace_start(struct lg_worker *w, struct lg_conn *c)
 {
 	if (lg_pace_open(w))

@@ -31,6 +31,10 @@ static inline uint64_t lg_pace_at(const struct lg_worker *w, const struct lg_con
 	return c->sched_t0 + (uint64_t)((double)k * w->period_ns);
 }
 
+/* Open loop: how many of c's requests are intended before t (0 while c's schedule has not
+ * started).  Exact: the count of k with lg_pace_at(w, c, k) < t. */
+uint64_t lg_pace_due(const struct lg_worker *w, const struct lg_conn *c, uint64_t t);
+
 /* Open loop: starts c's schedule now, at its phase (sched_t0).  Closed loop: nothing. */
 void lg_pace_start(struct lg_worker *w, struct lg_conn *c);
 

@@ -68,6 +68,7 @@ struct lg_slot *lg_pipeline_stamp(struct lg_worker *w, struct lg_conn *c, uint64
 	s->sent = w->now;
 	if (!lg_pace_open(w))
 		s->intended = w->now;
+	lg_record_sent(w, c, s->intended);
 	return s;
 }
 

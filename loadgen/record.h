@@ -8,6 +8,16 @@
  * window's hist_c.  Uncorrected latency runs from the actual send and is kept only in an
  * open loop (in a closed loop the two are the same).  Samples before the window (ramp-up,
  * warm-up) show in the progress line only.
+ *
+ * Open loop, the schedule against the window (w->pace, stats.h): each connection counts
+ * its requests sent and finished (nsent, ndone; both in request order, except that udp
+ * may finish out of order).  At the window start S the worker notes the requests intended
+ * before S that are not finished (behind_start); when it stops, at E, it counts per
+ * connection the requests intended in [S, E) (scheduled), how many of them were sent,
+ * and those intended before E that are not finished (behind_end).  Every request finished
+ * in the window is either one of the behind_start or one scheduled, and every scheduled
+ * one either finished in the window or is among the behind_end: so, exactly,
+ * finished = scheduled + behind_start - behind_end.
  */
 #ifndef RL_LG_RECORD_H
 #define RL_LG_RECORD_H
@@ -15,11 +25,28 @@
 #include <stdint.h>
 
 #include "hist.h"
+#include "lg_conn.h"
 #include "stats.h"
 #include "worker.h"
 
 /* One request completed now: it was intended at `intended` and sent at `sent`. */
 void lg_record_reply(struct lg_worker *w, uint64_t intended, uint64_t sent);
+
+/* c's request, intended at `intended`, is being sent now (cycle: its connect). */
+void lg_record_sent(struct lg_worker *w, struct lg_conn *c, uint64_t intended);
+
+/* One more of c's requests is finished (completed, or counted lost). */
+static inline void lg_record_done(struct lg_conn *c)
+{
+	c->ndone++;
+}
+
+/* Open loop: the window has started (the first batch inside it): notes behind_start. */
+void lg_record_window_start(struct lg_worker *w);
+
+/* Open loop: the worker stops: counts the schedule of the window up to E (or up to now,
+ * when it stops earlier).  Nothing when the window had not started. */
+void lg_record_window_end(struct lg_worker *w);
 
 /* Inside the window only: records now - intended into h (a mode's extra histogram). */
 void lg_record_since(struct lg_worker *w, struct rl_hist *h, uint64_t intended);

@@ -101,6 +101,7 @@ void lg_result_collect(struct lg_result *res, struct lg_worker *ws, unsigned n)
 		res->dg.reordered += w->dg.reordered;
 		res->dg.duplicates += w->dg.duplicates;
 		res->dg.late += w->dg.late;
+		lg_pace_stats_add(&res->pace, &w->pace);
 		if (!w->window_seen)
 			continue;
 		user = tv_s(&w->ru_end.ru_utime) - tv_s(&w->ru_start.ru_utime);
@@ -221,6 +222,20 @@ static void print_verdict(const struct lg_result *res, FILE *f)
 			res->max_thread_cpu_pct);
 }
 
+/* Open loop: the schedule against the window (stats.h). */
+static void print_schedule(const struct lg_result *res, FILE *f)
+{
+	const struct lg_pace_stats *p = &res->pace;
+	char late[32];
+
+	rl_format_duration(p->send_late_max_ns, late, sizeof(late));
+	fprintf(f,
+		"  schedule      %llu due in the window, %llu of them sent in it (at most %s "
+		"late); unfinished: %llu at its start, %llu at its end\n",
+		(unsigned long long)p->scheduled, (unsigned long long)p->sent, late,
+		(unsigned long long)p->behind_start, (unsigned long long)p->behind_end);
+}
+
 void lg_report_summary(const struct lg_result *res, FILE *f)
 {
 	const struct lg_config *cfg = res->cfg;
@@ -268,6 +283,8 @@ void lg_report_summary(const struct lg_result *res, FILE *f)
 	else
 		fprintf(f, "  requests      %llu, %.1f req/s\n", (unsigned long long)res->requests,
 			lg_result_rps(res));
+	if (open && !cfg->quiet)
+		print_schedule(res, f);
 	if (!cfg->quiet)
 		fprintf(f, "  transfer      %.2f MB/s sent, %.2f MB/s received (MB = 10^6 B)\n",
 			el > 0 ? (double)res->bytes_out / el / 1e6 : 0.0,

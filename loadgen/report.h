@@ -49,6 +49,7 @@ struct lg_result {
 	struct rl_hist hist_ttfb;    /* conn_per_request: time to first byte (corrected) */
 	struct lg_errors err;
 	struct lg_dgram_stats dg;     /* datagram protocols */
+	struct lg_pace_stats pace;    /* open loop: the schedule against the window */
 	uint64_t chat_lines;	      /* broadcast: lines delivered to every other member */
 	double cpu_user_s, cpu_sys_s; /* worker threads, over the window */
 	unsigned nthreads;

@@ -4,7 +4,9 @@
  * Top-level keys (docs/loadgen.md describes each): tool, version, exit_status,
  * parameters, environment, connections, totals, latency_us {corrected, uncorrected},
  * series, errors, cpu.  Latencies are microseconds (doubles); rates are per second of
- * the measured window.  In a closed loop "uncorrected" repeats "corrected".
+ * the measured window.  In a closed loop "uncorrected" repeats "corrected", and the
+ * schedule's counts in totals (scheduled, sent, behind_at_start/_end, send_late_max_s)
+ * are null.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -204,6 +206,26 @@ static void write_histograms(struct lg_json *j, const struct lg_result *res)
 	lg_json_end_object(j);
 }
 
+/* Open loop: the schedule against the window (stats.h); null in a closed loop. */
+static void write_schedule(struct lg_json *j, const struct lg_result *res)
+{
+	static const char *const keys[] = {"scheduled", "sent", "behind_at_start", "behind_at_end",
+					   "send_late_max_s"};
+	const struct lg_pace_stats *p = &res->pace;
+	size_t i;
+
+	if (res->cfg->rate <= 0 || res->latency_only) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			lg_json_null(j, keys[i]);
+		return;
+	}
+	lg_json_uint(j, keys[0], p->scheduled);
+	lg_json_uint(j, keys[1], p->sent);
+	lg_json_uint(j, keys[2], p->behind_start);
+	lg_json_uint(j, keys[3], p->behind_end);
+	lg_json_double(j, keys[4], (double)p->send_late_max_ns / 1e9);
+}
+
 static void write_totals(struct lg_json *j, const struct lg_result *res)
 {
 	double el = (double)res->elapsed_ns / 1e9;
@@ -236,6 +258,7 @@ static void write_totals(struct lg_json *j, const struct lg_result *res)
 	lg_json_double(j, "requests_per_s", lg_result_rps(res));
 	if (res->cfg->proto->conn_per_request)
 		lg_json_double(j, "connections_per_s", lg_result_rps(res));
+	write_schedule(j, res);
 	lg_json_uint(j, "bytes_sent", res->bytes_out);
 	lg_json_uint(j, "bytes_received", res->bytes_in);
 	lg_json_double(j, "mb_per_s_sent", el > 0 ? (double)res->bytes_out / el / 1e6 : 0.0);

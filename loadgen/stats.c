@@ -35,6 +35,16 @@ void lg_errors_add(struct lg_errors *dst, const struct lg_errors *src)
 	}
 }
 
+void lg_pace_stats_add(struct lg_pace_stats *dst, const struct lg_pace_stats *src)
+{
+	dst->scheduled += src->scheduled;
+	dst->sent += src->sent;
+	dst->behind_start += src->behind_start;
+	dst->behind_end += src->behind_end;
+	if (src->send_late_max_ns > dst->send_late_max_ns)
+		dst->send_late_max_ns = src->send_late_max_ns;
+}
+
 void lg_errors_count(struct lg_errors *e, enum lg_err_kind kind, int err)
 {
 	int slot = err < 0 ? -err : err;

@@ -51,6 +51,20 @@ struct lg_dgram_stats {
 	uint64_t late;	     /* a reply after the datagram was counted lost */
 };
 
+/*
+ * The open-loop schedule against the measurement window [S, E) (pace.h, record.h).  A
+ * request is *finished* once it completed (udp: or was counted lost).  In a run without
+ * errors, finished in the window = scheduled + behind_start - behind_end, exactly.
+ */
+struct lg_pace_stats {
+	uint64_t scheduled;	   /* requests intended in [S, E) */
+	uint64_t sent;		   /* of those, the ones sent before E */
+	uint64_t behind_start;	   /* intended before S and not finished at S */
+	uint64_t behind_end;	   /* intended before E and not finished at E */
+	uint64_t send_late_max_ns; /* the longest a request sent in the window waited past its
+				    * intended time (one still unsent at E: until E) */
+};
+
 /* One second (or less, for the last) of one worker: all samples, corrected latency. */
 struct lg_interval {
 	int64_t idx; /* interval index, -1: slot empty */
@@ -76,6 +90,9 @@ int lg_hist_init(struct rl_hist *h);
 
 /* Adds src's counts into dst. */
 void lg_errors_add(struct lg_errors *dst, const struct lg_errors *src);
+
+/* Adds src's schedule counts into dst (the lateness: the larger of the two). */
+void lg_pace_stats_add(struct lg_pace_stats *dst, const struct lg_pace_stats *src);
 
 /* Counts one error of `kind`; `err` (a negative errno) selects the errno slot. */
 void lg_errors_count(struct lg_errors *e, enum lg_err_kind kind, int err);

@@ -50,6 +50,7 @@ static void reply_done(struct lg_worker *w, struct lg_conn *c)
 	const struct lg_slot *s = &c->slots[c->replied & w->slot_mask];
 
 	lg_record_reply(w, s->intended, s->sent);
+	lg_record_done(c);
 	if (w->cfg->proto->reply_done)
 		w->cfg->proto->reply_done(c->pstate, c->replied);
 }

@@ -436,6 +436,7 @@ static void observe_clock(struct lg_worker *w)
 	if (w->in_window && !w->window_seen) {
 		w->window_seen = true;
 		getrusage(RUSAGE_THREAD, &w->ru_start);
+		lg_record_window_start(w);
 	}
 }
 
@@ -539,6 +540,7 @@ void *lg_worker_main(void *arg)
 	if (!w->setup_err && !w->run->abort) {
 		w->cur.idx = 0;
 		run_loop(w);
+		lg_record_window_end(w);
 	}
 	w->exit_ns = rl_now_ns();
 	if (w->window_seen)

@@ -93,6 +93,7 @@ struct lg_worker {
 	struct rl_hist hist_connect; /* conn_per_request: connect latency */
 	struct rl_hist hist_ttfb;    /* conn_per_request: time to first byte */
 	struct lg_dgram_stats dg;    /* datagram: counts inside the window */
+	struct lg_pace_stats pace;   /* open loop: the schedule against the window */
 	uint64_t chat_lines; /* broadcast: lines delivered to every receiver, in the window */
 	struct lg_errors err;
 	struct rusage ru_start, ru_end;

@@ -428,3 +428,74 @@ class UdpPeer:
 def load_diag(rc, out, err, secs):
     """Diagnostics for a failed check on a run_load() result."""
     return "status %d after %.1fs\nstdout:\n%s\nstderr:\n%s" % (rc, secs, out, err[-3000:])
+
+
+def finished_in_window(doc):
+    """What an open-loop run finished in its window, in the unit of its --rate, and the
+    rate it published for it: (count, per second).  chat: lines; udp: datagrams answered
+    or counted lost; greeting: connections; otherwise requests."""
+    if "chat" in doc:
+        return doc["chat"]["lines"], doc["chat"]["lines_per_s"]
+    t = doc["totals"]
+    if "datagrams" in doc:
+        return doc["datagrams"]["answered"] + doc["datagrams"]["lost"], t["requests_per_s"]
+    return t["requests"], t.get("connections_per_s", t["requests_per_s"])
+
+
+def kept_up(doc, rate, tol):
+    """True when an open-loop run finished its window's edges: at the start and at the end
+    at most 40% of the rate bound (tol x rate x window) was unfinished.  Only the edges
+    move completions into or out of the window, so only then can the achieved rate be
+    expected within tol of --rate; a busy machine (late sender, descheduled server) makes
+    them larger, the pacer does not."""
+    t = doc["totals"]
+    margin = 0.4 * tol * rate * t["elapsed_s"]
+    return t["behind_at_start"] <= margin and t["behind_at_end"] <= margin
+
+
+def check_schedule(tap, name, doc, rate, senders, tol=0.05):
+    """Checks an open-loop run (--rate `rate` shared by `senders` connections) against its
+    schedule, in a way machine load cannot fail (docs/loadgen.md, "The schedule and the
+    window").  Returns whether the run kept up (kept_up)."""
+    t = doc["totals"]
+    w = t["elapsed_s"]
+    want = rate * w
+    sched, sent = t["scheduled"], t["sent"]
+    start, end, late = t["behind_at_start"], t["behind_at_end"], t["send_late_max_s"]
+    done, per_s = finished_in_window(doc)
+    summary = json.dumps({k: t[k] for k in ("elapsed_s", "scheduled", "sent", "behind_at_start",
+                                            "behind_at_end", "send_late_max_s")})
+    # The schedule itself: a connection's intended times are evenly spaced, so a window of
+    # w seconds holds floor or ceil of w x rate / senders of them whatever its phase, and
+    # all together rate x w within one per connection.  No timing moves this count; a
+    # pacer at the wrong rate cannot meet it.
+    tap.ok(sched is not None and abs(sched - want) <= senders,
+           "%s: %s intended in the %.3f s window (rate x window %.1f, +-%d)" % (
+               name, sched, w, want, senders), summary)
+    if sched is None:
+        return False
+    # Every request is accounted for: each one finished in the window was scheduled in it
+    # or was unfinished when it started; each one scheduled finished in it or is unfinished
+    # at its end.  Exact, loaded machine or not (a lost or dropped request breaks it).
+    tap.ok(done == sched + start - end,
+           "%s: %d finished = %d scheduled + %d unfinished at the start - %d at the end" % (
+               name, done, sched, start, end), summary)
+    # What the sender had not sent by the end is unfinished, and the requests it still
+    # owed (senders / rate seconds apart on each connection) make it that late: the
+    # lateness it reports covers its backlog.
+    tap.ok(sent <= sched and sched - sent <= end and late >= (sched - sent - senders) / rate,
+           "%s: %d of them sent in the window, the sender at most %.1f ms late" % (
+               name, sent, late * 1000.0), summary)
+    if kept_up(doc, rate, tol):
+        # The edges were (nearly) clear: the achieved rate must then be the rate.
+        tap.ok(abs(per_s - rate) <= tol * rate + senders / w,
+               "%s: achieved %.1f/s, within %g%% of --rate %g" % (name, per_s, 100 * tol, rate),
+               summary)
+        return True
+    # The run fell behind at an edge (a busy machine): the published rate may miss by
+    # more than tol, but only by what the run reports as unfinished at the edges.
+    tap.diag("%s: fell behind at an edge of the window: %s" % (name, summary))
+    tap.ok(abs(per_s * w - want) <= abs(start - end) + senders + 1e-9 * want,
+           "%s: achieved %.1f/s for --rate %g, off by no more than the %d/%d unfinished at "
+           "the window's start/end" % (name, per_s, rate, start, end), summary)
+    return False

@@ -2,9 +2,10 @@
 """ringlab-load greeting against the real greeting server on one engine: every greeting is
 verified byte for byte (default text, --expect, --expect-file), a wrong --expect fails the
 run, connections/s and the three latency histograms (connect, first byte, total) are
-reported, --rate is kept within a few percent, a peer that never closes is a timeout (no
-hang), and ephemeral-port exhaustion (EADDRNOTAVAIL, provoked in a private network
-namespace with a 10-port range) is explained, counted and ends the run."""
+reported, --rate is kept (the schedule exactly, connections/s within 5% when the run kept
+up), a peer that never closes is a timeout (no hang), and ephemeral-port exhaustion
+(EADDRNOTAVAIL, provoked in a private network namespace with a 10-port range) is
+explained, counted and ends the run."""
 import json
 import os
 import shutil
@@ -115,9 +116,9 @@ def main():
         doc = clean_run(tap, "open loop %d/s" % rate,
                         base + ["-c", "8", "-d", "2", "--rate", str(rate)], 8)
         if doc:
-            cps = doc["totals"]["connections_per_s"]
-            tap.ok(abs(cps - rate) / rate < 0.05, "--rate %d gives %.1f connections/s" % (
-                rate, cps))
+            # The schedule, every connection accounted for, and the rate when the run kept
+            # up at the window's edges (a busy machine makes a connector late).
+            harness.check_schedule(tap, "open loop %d/s" % rate, doc, rate, 8)
             tap.ok("uncorrected" in doc["latency_us"], "open loop: uncorrected total kept")
         rc, out, err, doc, secs = harness.run_load(base + ["-c", "4", "-d", "1", "--expect",
                                                    "Hello from ringlaX\\n"])

@@ -146,9 +146,9 @@ def test_stall(tap):
     u99 = doc["latency_us"]["uncorrected"]["p99"] / 1000.0
     tap.ok(c99 >= 400, "stall shows in corrected p99: %.1f ms" % c99, out)
     tap.ok(u99 < 100, "stall does not show in uncorrected p99: %.1f ms" % u99, out)
-    tap.ok(abs(doc["totals"]["requests_per_s"] - 2000) <= 40,
-           "the schedule catches up after the stall: %.1f req/s"
-           % doc["totals"]["requests_per_s"])
+    # The schedule catches up after the stall: every request accounted for, and 2,000/s
+    # within 2% when the backlog was cleared by the window's end (a busy machine may not).
+    harness.check_schedule(tap, "stalling peer", doc, 2000, 10, tol=0.02)
 
 
 def test_closing(tap):

@@ -4,8 +4,9 @@ splits connections, rate and --source so the shards add up exactly and do not ov
 --start-at starts the window at a wall-clock instant and a late start fails the run;
 `ringlab-load merge` adds the shards' histograms (the merged counts are the bucket-wise
 sum, its percentiles those of that one histogram, computed here independently), sums
-the counts, flags windows that do not overlap, and rejects mismatched shards, mixed tags
-and corrupt files with one clear line."""
+the counts (the schedule's too: the merged run holds the whole --rate), flags windows
+that do not overlap, and rejects mismatched shards, mixed tags and corrupt files with one
+clear line."""
 import base64
 import json
 import math
@@ -190,6 +191,15 @@ def main():
                lat["count"] and m["totals"]["bytes_sent"] ==
                sum(d["totals"]["bytes_sent"] for d in docs),
                "requests and bytes are summed")
+        keys = ("scheduled", "sent", "behind_at_start", "behind_at_end")
+        tap.ok(all(m["totals"][k] == sum(d["totals"][k] for d in docs) for k in keys) and
+               m["totals"]["send_late_max_s"] == max(d["totals"]["send_late_max_s"]
+                                                     for d in docs),
+               "schedule counts are summed, the sender's lateness is the shards' largest",
+               json.dumps([m["totals"]] + [d["totals"] for d in docs]))
+        # The shards' schedules make up the one of the whole run: 3000/s over 10
+        # connections, every request accounted for in the sums.
+        harness.check_schedule(tap, "merged", m, 3000, 10)
         tap.ok(m["connections"]["reached"] == 10 and len(m["merged_from"]) == 3,
                "merged JSON: 10 connections, the three shards listed")
         tap.ok("shard" in p.stdout and "p99" in p.stdout and "requests" in p.stdout,
