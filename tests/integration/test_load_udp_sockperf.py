@@ -48,8 +48,10 @@ def Responder(spoil):
     return harness.UdpPeer(answer)
 
 
-def clean(tap, what, res, conns):
-    """Checks a run that must be clean: exit 0, every socket, zero errors and loss."""
+def clean(tap, what, res, conns, least=100):
+    """Checks a run that must be clean: exit 0, every socket, zero errors and loss, and at
+    least `least` datagrams answered (open-loop runs pass 1: how many were due is
+    check_schedule's to judge, which a busy machine cannot fail)."""
     rc, out, err, doc, secs = res
     diag = harness.load_diag(rc, out, err, secs)
     if not tap.ok(rc == 0 and doc is not None, "%s: exit status 0" % what, diag):
@@ -59,7 +61,7 @@ def clean(tap, what, res, conns):
            "%s: the report says sockperf" % what, json.dumps(doc["parameters"]))
     tap.ok(doc["errors"]["total"] == 0 and doc["connections"]["reached"] == conns,
            "%s: zero errors, %d sockets" % (what, conns), json.dumps(doc["errors"]))
-    tap.ok(d["answered"] > 100 and d["lost"] == 0 and d["duplicates"] == 0 and d["late"] == 0,
+    tap.ok(d["answered"] >= least and d["lost"] == 0 and d["duplicates"] == 0 and d["late"] == 0,
            "%s: %d answered, none lost, duplicated or late" % (what, d["answered"]),
            json.dumps(d))
     return doc
@@ -72,10 +74,9 @@ def engine_runs(tap, engine):
               harness.run_load(base + ["-c", "50", "-p", "4", "-d", "1.5"]), 50)
         doc = clean(tap, "--sockperf --rate 4000, 20 sockets, 300 B",
                     harness.run_load(base + ["-c", "20", "--rate", "4000", "-d", "1.5",
-                                             "-s", "300"]), 20)
+                                             "-s", "300"]), 20, least=1)
         if doc:
-            rps = doc["totals"]["requests_per_s"]
-            tap.ok(abs(rps - 4000) / 4000 < 0.05, "--sockperf --rate 4000 gives %.1f/s" % rps)
+            harness.check_schedule(tap, "--sockperf --rate 4000", doc, 4000, 20)
         clean(tap, "--sockperf --size 22 (the smallest)",
               harness.run_load(base + ["-c", "8", "-p", "2", "-d", "1", "-s", "22"]), 8)
     with harness.Server("udp", engine=engine) as srv:
@@ -130,9 +131,11 @@ def real_sockperf(tap):
         base = ["udp", "--sockperf", "--target", "127.0.0.1:%d" % port, "--warmup", "0.3"]
         clean(tap, "sockperf sr, 32 sockets, pipeline 2",
               harness.run_load(base + ["-c", "32", "-p", "2", "-d", "1.5"]), 32)
-        clean(tap, "sockperf sr, --rate 3000, 1400 B",
-              harness.run_load(base + ["-c", "16", "--rate", "3000", "-d", "1.5",
-                                       "-s", "1400"]), 16)
+        doc = clean(tap, "sockperf sr, --rate 3000, 1400 B",
+                    harness.run_load(base + ["-c", "16", "--rate", "3000", "-d", "1.5",
+                                             "-s", "1400"]), 16, least=1)
+        if doc:
+            harness.check_schedule(tap, "sockperf sr, --rate 3000", doc, 3000, 16)
     finally:
         proc.send_signal(signal.SIGINT)
         try:

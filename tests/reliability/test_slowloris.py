@@ -6,9 +6,11 @@ when cut) from 127.0.0.2 upwards, while 32 active clients from 127.0.0.1 run ope
 without and with the attack.
 
 CI size (default): 2 pairs, 1,000 attacker connections from 10 sources (100 each, so the
-cap of 64 bites; under a sanitizer 1 pair, 300 from 3 sources); it asserts what a loaded 2-core machine can hold: 0 errors on the active
-clients, the achieved rate within 10% of the offered one, attackers capped (source-refused
-> 0, held <= 64 per source), the server alive.
+cap of 64 bites; under a sanitizer 1 pair, 300 from 3 sources); it asserts what a loaded
+2-core machine can hold: 0 errors on the active clients, every request accounted for, the
+achieved rate within 10% of the offered one in every run whose load generator kept up at
+the window's edges, attackers capped (source-refused > 0, held <= 64 per source), the
+server alive.
 Full size (RINGLAB_SLOWLORIS_FULL=1): 10 pairs, 5,000 attacker connections from
 127.0.0.2-127.0.0.50; it asserts 0 errors, the achieved rate within 1% of the offered one,
 and the corrected p99 under attack at most 2x the no-attack p99 in at least 9 of 10 pairs.
@@ -182,8 +184,27 @@ def main():
     errs = sum(r["errors"] for r in every)
     tap.ok(errs == 0, "active clients: 0 errors in all %d runs (%d)" % (len(every), errs))
     worst = max(abs(r["achieved"] - rate) / rate for r in every)
-    tap.ok(worst <= rate_tol, "achieved rate within %.0f%% of the offered %d req/s in every "
-           "run (worst %.2f%%)" % (100 * rate_tol, rate, 100 * worst))
+    if full:
+        tap.ok(worst <= rate_tol, "achieved rate within %.0f%% of the offered %d req/s in "
+               "every run (worst %.2f%%)" % (100 * rate_tol, rate, 100 * worst))
+    else:
+        # CI size, on a machine other jobs may load: a run whose load generator reports it
+        # fell behind at the window's edges is excused from the rate bound (the full-size
+        # run never is), but every request of every run must still be accounted for.
+        kept = [r for r in every if rel.harness.kept_up(r["doc"], rate, rate_tol)]
+        worst_kept = max([abs(r["achieved"] - rate) / rate for r in kept] or [0.0])
+        tap.ok(worst_kept <= rate_tol, "achieved rate within %.0f%% of the offered %d req/s "
+               "in every run that kept up (%d of %d; worst %.2f%%, worst of all %.2f%%)"
+               % (100 * rate_tol, rate, len(kept), len(every), 100 * worst_kept,
+                  100 * worst))
+        unaccounted = []
+        for r in every:
+            t = r["doc"]["totals"]
+            if t["requests"] != t["scheduled"] + t["behind_at_start"] - t["behind_at_end"]:
+                unaccounted.append(t)
+        tap.ok(not unaccounted, "every request accounted for: finished = scheduled + "
+               "unfinished at the start - unfinished at the end, in every run",
+               json.dumps(unaccounted[:2]))
     held = [(p[1]["attacker"] or {}).get("held", 10 ** 9) for p in runs]
     # The attacker counts a connection as held from its connect until it sees the
     # server's close: one being refused at the moment it stops is counted, hence 2%.
