@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,10 +117,35 @@ void rl_hist_free(struct rl_hist *h)
 	h->max = 0;
 }
 
+/*
+ * The index range [*lo, *hi] that can hold non-zero counts: none when nothing was counted
+ * (every writer of counts adds to total), the span of min and max when they are known,
+ * else all of it.  A load generator's interval histograms span a few thousand of their
+ * ~33,000 slots, so resets and merges that touch only the span are ten times cheaper.
+ */
+static bool used_span(const struct rl_hist *h, int32_t *lo, int32_t *hi)
+{
+	if (!h->counts || h->total == 0)
+		return false;
+	*lo = 0;
+	*hi = h->counts_len - 1;
+	if (h->min <= h->max) {
+		int32_t a = rl_hist_index_of(h, h->min), b = rl_hist_index_of(h, h->max);
+
+		if (a >= 0 && a <= b && b < h->counts_len) {
+			*lo = a;
+			*hi = b;
+		}
+	}
+	return true;
+}
+
 void rl_hist_reset(struct rl_hist *h)
 {
-	if (h->counts)
-		memset(h->counts, 0, (size_t)h->counts_len * sizeof(*h->counts));
+	int32_t lo, hi;
+
+	if (used_span(h, &lo, &hi))
+		memset(h->counts + lo, 0, (size_t)(hi - lo + 1) * sizeof(*h->counts));
 	h->total = 0;
 	h->saturated = 0;
 	h->min = INT64_MAX;
@@ -155,8 +181,11 @@ int rl_hist_merge(struct rl_hist *dst, const struct rl_hist *src)
 	    dst->highest != src->highest || dst->sigfigs != src->sigfigs ||
 	    dst->counts_len != src->counts_len)
 		return -EINVAL;
-	for (int32_t i = 0; i < src->counts_len; i++)
-		dst->counts[i] += src->counts[i];
+	int32_t lo, hi;
+
+	if (used_span(src, &lo, &hi))
+		for (int32_t i = lo; i <= hi; i++)
+			dst->counts[i] += src->counts[i];
 	dst->total += src->total;
 	dst->saturated += src->saturated;
 	if (src->min < dst->min)

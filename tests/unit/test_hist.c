@@ -368,6 +368,59 @@ static void test_merge(void)
 	rl_hist_free(&all);
 }
 
+/*
+ * Reset and merge touch only the span between min and max (core/hist.c used_span): an
+ * interval histogram reset and refilled many times, with its span moving up and down,
+ * must always equal a fresh one, and so must the running sum of the intervals.
+ */
+static void test_reuse(void)
+{
+	struct rl_hist iv, fresh, sum, want;
+	uint64_t s = 7;
+	int ok = 1;
+
+	rl_hist_init(&iv, 1, HIGHEST_NS, SIGFIGS);
+	rl_hist_init(&sum, 1, HIGHEST_NS, SIGFIGS);
+	rl_hist_init(&want, 1, HIGHEST_NS, SIGFIGS);
+	for (int round = 0; round < 40; round++) {
+		/* Each round a different decade of values: low, high, saturated, zero. */
+		double lo = (double)(round % 10), hi = lo + 1 + (double)(round % 3);
+
+		rl_hist_init(&fresh, 1, HIGHEST_NS, SIGFIGS);
+		rl_hist_reset(&iv);
+		for (int i = 0; i < 2000; i++) {
+			int64_t v = clamp_ns(pow(10.0, lo + (hi - lo) * rng_unit(&s)));
+
+			if (round % 7 == 3 && i % 100 == 0)
+				v = HIGHEST_NS + 1;
+			if (round % 5 == 1 && i % 50 == 0)
+				v = 0;
+			rl_hist_record(&iv, v);
+			rl_hist_record(&fresh, v);
+			rl_hist_record(&want, v);
+		}
+		ok &= same_counts(&iv, &fresh);
+		ok &= rl_hist_merge(&sum, &iv) == 0;
+		rl_hist_free(&fresh);
+	}
+	tap_ok(ok, "40 reset-and-refill rounds, the span moving each time: equal to fresh ones");
+	tap_ok(same_counts(&sum, &want) && sum.min == want.min && sum.max == want.max,
+	       "their merged sum equals one histogram of everything");
+	/* A histogram whose min and max do not describe its counts (as after a decode that
+	 * failed half-way) is still cleared whole. */
+	rl_hist_record(&iv, 1000);
+	iv.counts[iv.counts_len - 1] = 5;
+	iv.min = INT64_MAX;
+	iv.max = 0;
+	rl_hist_reset(&iv);
+	rl_hist_init(&fresh, 1, HIGHEST_NS, SIGFIGS);
+	tap_ok(same_counts(&iv, &fresh), "reset clears everything when min and max are unset");
+	rl_hist_free(&fresh);
+	rl_hist_free(&iv);
+	rl_hist_free(&sum);
+	rl_hist_free(&want);
+}
+
 static void test_hgrm(void)
 {
 	static const char head[] = "       Value     Percentile TotalCount 1/(1-Percentile)\n\n";
@@ -690,6 +743,7 @@ int main(void)
 		test_dataset((enum dataset)ds, 1000 + (uint64_t)ds);
 	test_edges();
 	test_merge();
+	test_reuse();
 	test_hgrm();
 	test_hgrm_exact();
 	test_encoding();
