@@ -3,8 +3,9 @@
  * --connections N --interval DUR [--source RANGE]`.
  *
  * It holds N connections open by sending one byte ('x', never a newline) on each per
- * interval, reads and drops whatever the server sends back, and reconnects a connection
- * the server cuts, after --reconnect-delay (default: one interval; 0: at once, a connect
+ * interval, reads and drops whatever the server sent back just before it sends the next
+ * byte (it never wakes up for a reply: only a cut, the server's FIN or reset, wakes it
+ * for a connection), and reconnects a connection the server cuts, after --reconnect-delay (default: one interval; 0: at once, a connect
  * flood).  It reports the connections held (now, mean, peak), cuts per second,
  * reconnects, connect failures and its own CPU.
  *
@@ -200,14 +201,39 @@ fail:
 	reschedule(r, ci, now + (r->o.reconnect_ns ? r->o.reconnect_ns : r->o.interval_ns));
 }
 
-/* An event on connection ci: connect done, bytes back (dropped), or the server's cut. */
+/*
+ * Reads and drops what connection ci's server sent.  Returns false when the server cut
+ * it (EOF or reset: then it is dropped and its reconnect scheduled).
+ */
+static bool drain(struct sl_run *r, uint32_t ci, uint64_t now)
+{
+	struct sl_conn *c = &r->conns[ci];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->fd, r->rbuf, sizeof(r->rbuf), 0);
+		if (n > 0) {
+			r->bytes_read += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		drop(r, ci, true, now);
+		return false;
+	}
+}
+
+/*
+ * An event on connection ci: its connect finished, or the server cut it.  A held
+ * connection listens for EPOLLRDHUP only (EPOLLHUP and EPOLLERR always come): a reply
+ * waits for the next byte's drain, so an echoing server costs no wake-up per byte.
+ */
 static void on_event(struct sl_run *r, uint32_t ci, uint32_t events, uint64_t now)
 {
 	struct sl_conn *c = &r->conns[ci];
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = ci};
+	struct epoll_event ev = {.events = EPOLLRDHUP, .data.u32 = ci};
 	int err = 0;
 	socklen_t len = sizeof(err);
-	ssize_t n;
 
 	if (c->st == SL_CONNECTING) {
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err) {
@@ -226,19 +252,8 @@ static void on_event(struct sl_run *r, uint32_t ci, uint32_t events, uint64_t no
 		held_change(r, +1, now);
 		epoll_ctl(r->ep, EPOLL_CTL_MOD, c->fd, &ev);
 	}
-	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
-		return;
-	for (;;) {
-		n = recv(c->fd, r->rbuf, sizeof(r->rbuf), 0);
-		if (n > 0) {
-			r->bytes_read += (uint64_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		drop(r, ci, true, now); /* EOF or reset: the server cut it */
-		return;
-	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		drain(r, ci, now); /* reads up to the EOF or reset of a cut */
 }
 
 /* The due action of connection ci: its byte, or a (re)connect. */
@@ -251,6 +266,8 @@ static void on_due(struct sl_run *r, uint32_t ci, uint64_t now)
 		return;
 	}
 	if (c->st == SL_HELD) {
+		if (!drain(r, ci, now))
+			return;
 		if (send(c->fd, "x", 1, MSG_NOSIGNAL) == 1)
 			r->bytes_sent++;
 		else if (errno != EAGAIN) {
@@ -527,9 +544,16 @@ int lg_slowloris_main(int argc, char **argv)
 	held_change(r, 0, rl_now_ns());
 	if (!ret && sl_report(r, secs, cpu_seconds() - cpu0) < 0)
 		ret = -EIO;
+	/* Reset, not FIN: a FIN would leave thousands of TIME_WAIT sockets whose timers all
+	 * expire together a minute later, a burst of softirq work in whatever run is being
+	 * measured then (reliability tests alternate attacks with clean runs). */
 	for (i = 0; r->conns && i < r->o.connections; i++)
-		if (r->conns[i].fd >= 0)
+		if (r->conns[i].fd >= 0) {
+			struct linger abort = {.l_onoff = 1, .l_linger = 0};
+
+			setsockopt(r->conns[i].fd, SOL_SOCKET, SO_LINGER, &abort, sizeof(abort));
 			close(r->conns[i].fd);
+		}
 	if (r->ep >= 0)
 		close(r->ep);
 	if (sfd >= 0)
