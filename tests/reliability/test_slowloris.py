@@ -20,7 +20,9 @@ generators to CPU 1; RINGLAB_SLOWLORIS_SERVER_ARGS adds server options (e.g.
 --no-source-filter, for an A/B of the SYN filter).  RINGLAB_SLOWLORIS_CONTROL=1 is the A/A
 control: the same alternation and timing with no attacker at all, to show how many pairs
 land within 2x on this machine by noise alone (the attack checks are then skipped; the
-p99 criterion is printed, not asserted).  Every pair is printed with the
+p99 criterion is printed, not asserted).  For experiments, RINGLAB_SLOWLORIS_INTERVAL sets
+the attacker's --interval (default 1s) and RINGLAB_SLOWLORIS_SETTLE the seconds between
+the attacker's start and the measured run (default 2).  Every pair is printed with the
 server's CPU and RSS, and the attacker's held connections, cuts/s and CPU."""
 import json
 import os
@@ -79,7 +81,7 @@ class Attacker:
         fd, self.path = tempfile.mkstemp(prefix="ringlab-slowloris-", suffix=".json")
         os.close(fd)
         cmd = [rel.harness.LOAD, "slowloris", "--target", "%s:%d" % addr, "-c", str(n),
-               "--interval", "1s", "--source", sources, "--json", self.path, "--quiet"]
+               "--interval", os.environ.get("RINGLAB_SLOWLORIS_INTERVAL", "1s"), "--source", sources, "--json", self.path, "--quiet"]
         self.proc = subprocess.Popen(pinned(cmd, cpu), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
 
@@ -179,7 +181,8 @@ def main():
         for i in range(pairs):
             base = measured(srv, srv.addr, rate, secs, load_cpu)
             a = NoAttacker() if control else Attacker(srv.addr, n, sources, load_cpu)
-            time.sleep(2.0)  # every attacker has connected once, the excess been refused
+            # Every attacker has connected once, the excess been refused.
+            time.sleep(float(os.environ.get("RINGLAB_SLOWLORIS_SETTLE", "2")))
             att = measured(srv, srv.addr, rate, secs, load_cpu)
             att["attacker"], att["attacker_out"] = a.stop()
             runs.append((base, att))
