@@ -127,6 +127,7 @@ static int loop_setup(struct uloop *l)
 		return ret;
 	}
 	l->lend_max = cfg->buf_count / 4;
+	rl_list_init(&l->starved);
 	ul_setup_fixed_files(l);
 	rl_debug("loop %u: %u provided buffers of %u bytes", l->base.index, cfg->buf_count,
 		 cfg->buf_size);

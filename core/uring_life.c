@@ -142,7 +142,7 @@ void ul_conn_start_close(struct uloop *l, struct uconn *c)
 		return;
 	us_set_close(c, CLOSE_PENDING);
 	c->base.flags |= RL_CONN_ABORT; /* protocols' late sends are dropped */
-	ul_starved_remove(l, c);
+	ul_starved_remove(c);
 	if (c->inflight) {
 		/*
 		 * Ending the socket completes every request on it (the multishot recv with 0, a
@@ -177,7 +177,8 @@ void ul_conn_settle(struct uloop *l, struct uconn *c)
 	ul_lend_return(l, c); /* lent but never sent: the connection closed first */
 	/* Freed closed, with every CQE in: no recv or send in flight, and off the starved
 	 * FIFO (closing took it off, and a closing connection does not join it). */
-	assert(us_close_sent(c) && !c->inflight && us_recv_idle(c) && !us_send_busy(c));
+	assert(us_close_sent(c) && !c->inflight && us_recv_idle(c) && !us_send_busy(c) &&
+	       !rl_list_linked(&c->starved));
 	rl_conn_release(&c->base);
 	free(c);
 	if (l->accept_paused && l->nlive < l->max_conns) {
@@ -298,6 +299,7 @@ static void conn_new(struct uloop *l, int fd)
 		return;
 	}
 	c->fd = fd;
+	rl_list_init(&c->starved);
 	c->next = l->live;
 	if (l->live)
 		l->live->prev = c;
