@@ -20,6 +20,7 @@
 #include "bufring.h"
 #include "hist.h"
 #include "lg_sched.h"
+#include "list.h"
 #include "load.h"
 #include "ring.h"
 #include "stats.h"
@@ -57,7 +58,7 @@ struct lg_worker {
 	struct lg_sched sched;
 	double period_ns; /* open loop: ns between one connection's requests */
 	struct lg_conn *dirty;
-	struct lg_conn *starved_head, *starved_tail;
+	struct rl_list starved; /* FIFO of recvs waiting for buffers (lg_conn.starved) */
 
 	unsigned next_connect; /* conns[] index of the next connect to start */
 	unsigned connecting;
