@@ -335,8 +335,7 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 	ret = rl_conn_open(&c->base, loop, sizeof(*c), rl_now_ns());
 	for (;;) {
 		/* Only this thread touches this connection: its dirty mark is just cleared. */
-		rl_loop_take_dirty(loop);
-		c->base.flags &= ~RL_CONN_DIRTY;
+		rl_conn_forget_dirty(&c->base);
 		if (ret >= 0)
 			ret = rl_conn_run_deferred(&c->base);
 		if (ret < 0 || (c->base.flags & RL_CONN_ABORT))
@@ -388,6 +387,7 @@ static void *conn_main(void *arg)
 	uint8_t buf[READ_BUF_SIZE];
 	int ret;
 
+	rl_list_init(&loop.dirty);
 	if (s->srv->cfg.idle_timeout_ns) {
 		set_timeout(c->fd, SO_RCVTIMEO, s->srv->cfg.idle_timeout_ns);
 		c->rcvtimeo_ns = s->srv->cfg.idle_timeout_ns;

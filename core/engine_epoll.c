@@ -202,15 +202,12 @@ static void conn_flush(struct eloop *l, struct econn *c)
 /* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
 static void flush_dirty(struct eloop *l)
 {
-	struct rl_conn *bc, *next;
+	struct rl_list batch;
+	struct rl_conn *bc;
 
-	while ((bc = rl_loop_take_dirty(&l->base))) {
-		for (; bc; bc = next) {
-			next = bc->dirty_next;
-			bc->flags &= ~RL_CONN_DIRTY;
+	while (rl_loop_take_dirty(&l->base, &batch))
+		while ((bc = rl_dirty_pop(&batch)))
 			conn_flush(l, (struct econn *)bc);
-		}
-	}
 }
 
 static void conn_new(struct eloop *l, int fd)

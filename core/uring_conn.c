@@ -173,16 +173,14 @@ static void send_head(struct uloop *l, struct uconn *c)
 }
 
 /* Turns what protocols queued since the last turn into SQEs. */
-static void flush_list(struct uloop *l, struct rl_conn *bc)
+static void flush_batch(struct uloop *l, struct rl_list *batch)
 {
-	struct rl_conn *next;
+	struct rl_conn *bc;
 	int ret;
 
-	for (; bc; bc = next) {
+	while ((bc = rl_dirty_pop(batch))) {
 		struct uconn *c = (struct uconn *)bc;
 
-		next = bc->dirty_next;
-		bc->flags &= ~RL_CONN_DIRTY;
 		if (us_closing(c) || us_lingering(c))
 			continue;
 		ret = rl_conn_run_deferred(bc);
@@ -220,10 +218,10 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 /* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
 void ul_flush_dirty(struct uloop *l)
 {
-	struct rl_conn *bc;
+	struct rl_list batch;
 
-	while ((bc = rl_loop_take_dirty(&l->base)))
-		flush_list(l, bc);
+	while (rl_loop_take_dirty(&l->base, &batch))
+		flush_batch(l, &batch);
 }
 
 /* Re-arms connections whose recv ended with -ENOBUFS, now that buffers are back. */
