@@ -82,6 +82,7 @@ int lg_worker_prepare(struct lg_worker *w, const struct lg_config *cfg, struct l
 	w->nconns = nconns;
 	w->barrier = barrier;
 	w->mode = pick_mode(cfg->proto);
+	rl_list_init(&w->dirty);
 	rl_list_init(&w->starved);
 	return 0;
 }
@@ -167,6 +168,7 @@ static int setup_conns(struct lg_worker *w)
 	memset(w->conns, 0, (size_t)w->nconns * sizeof(*w->conns));
 	for (i = 0; i < w->nconns; i++) {
 		w->conns[i].fd = -1;
+		rl_list_init(&w->conns[i].dirty);
 		rl_list_init(&w->conns[i].starved);
 	}
 	ret = lg_sched_init(&w->sched, w->nconns);

@@ -56,8 +56,8 @@ struct lg_worker {
 	unsigned pinit; /* protocol states initialised (conn_init succeeded) */
 
 	struct lg_sched sched;
-	double period_ns; /* open loop: ns between one connection's requests */
-	struct lg_conn *dirty;
+	double period_ns;	/* open loop: ns between one connection's requests */
+	struct rl_list dirty;	/* connections with requests to send (lg_conn.dirty) */
 	struct rl_list starved; /* FIFO of recvs waiting for buffers (lg_conn.starved) */
 
 	unsigned next_connect; /* conns[] index of the next connect to start */
