@@ -111,4 +111,13 @@ static inline void rl_list_take(struct rl_list *dst, struct rl_list *src)
 #define rl_list_foreach(n, tmp, h)                                                                 \
 	for ((n) = (h)->next, (tmp) = (n)->next; (n) != (h); (n) = (tmp), (tmp) = (n)->next)
 
+/*
+ * For each element `e` (a `type *`) of `h`, linked through its member `member`, in order;
+ * `tmp` (a struct rl_list *) holds the next node, so the body may remove `e`, but not the
+ * element after it.
+ */
+#define rl_list_foreach_entry(e, tmp, h, type, member)                                             \
+	for ((tmp) = (h)->next;                                                                    \
+	     (tmp) != (h) && ((e) = rl_list_entry(tmp, type, member), (tmp) = (tmp)->next, 1);)
+
 #endif

@@ -139,7 +139,7 @@ static void test_foreach_remove(void)
 	int visited = 0;
 
 	fill(&h, 5);
-	rl_list_foreach (n, tmp, &h) {
+	rl_list_foreach(n, tmp, &h) {
 		visited++;
 		if (rl_list_entry(n, struct item, node)->id % 2 == 0)
 			rl_list_remove(n);
@@ -147,9 +147,30 @@ static void test_foreach_remove(void)
 	tap_ok(visited == 5 && list_is(&h, "1,3"),
 	       "foreach visits every entry once while the current one is removed");
 
-	rl_list_foreach (n, tmp, &h)
+	rl_list_foreach(n, tmp, &h)
 		rl_list_remove(n);
 	tap_ok(rl_list_empty(&h), "foreach removing every entry empties the list");
+}
+
+static void test_foreach_entry_remove(void)
+{
+	struct rl_list h, *tmp;
+	struct item *it;
+	int sum = 0;
+
+	fill(&h, 5);
+	rl_list_foreach_entry(it, tmp, &h, struct item, node) {
+		sum = sum * 10 + it->id;
+		if (it->id != 2)
+			rl_list_remove(&it->node);
+	}
+	tap_ok(sum == 1234 && list_is(&h, "2"),
+	       "foreach_entry visits every element in order while the current one is removed");
+	rl_list_remove(&items[2].node);
+	sum = 0;
+	rl_list_foreach_entry(it, tmp, &h, struct item, node)
+		sum++;
+	tap_ok(sum == 0, "foreach_entry over an empty list runs no iteration");
 }
 
 static void test_take(void)
@@ -180,6 +201,7 @@ int main(void)
 	test_remove_unlinked();
 	test_linked();
 	test_foreach_remove();
+	test_foreach_entry_remove();
 	test_take();
 	return tap_done();
 }
