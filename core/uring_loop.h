@@ -58,8 +58,8 @@ enum us_life { LIFE_OPEN, LIFE_DRAIN, LIFE_LINGER };
 enum us_close { CLOSE_NONE, CLOSE_PENDING, CLOSE_SENT };
 
 struct uconn {
-	struct rl_conn base; /* first: rl_conn_open() finds the protocol state after us */
-	struct uconn *prev, *next;
+	struct rl_conn base;	/* first: rl_conn_open() finds the protocol state after us */
+	struct rl_list link;	/* on the loop's list of connections, newest first */
 	struct rl_list starved; /* on the loop's starved FIFO while RECV_STARVED */
 	int fd;
 	unsigned inflight; /* CQEs still owed to this connection */
@@ -204,7 +204,7 @@ struct uloop {
 	struct rl_fixedbuf fixed; /* registered buffers, when the protocol does file I/O */
 	int lfd;
 	uint64_t wake_buf;
-	struct uconn *live;
+	struct rl_list live; /* every connection until it is freed (uconn.link) */
 	unsigned nlive;
 	unsigned max_conns;
 	struct rl_list starved; /* FIFO of connections waiting for buffers (uconn.starved) */
