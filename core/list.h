@@ -19,6 +19,12 @@ struct rl_list {
 	struct rl_list *prev, *next;
 };
 
+/* A static initialiser for an empty list `h`: static struct rl_list h = RL_LIST_INIT(h); */
+#define RL_LIST_INIT(h)                                                                            \
+	{                                                                                          \
+		&(h), &(h)                                                                         \
+	}
+
 /* Makes `h` an empty list, or an unlinked node. */
 static inline void rl_list_init(struct rl_list *h)
 {

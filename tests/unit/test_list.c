@@ -53,6 +53,8 @@ static void fill(struct rl_list *h, int n)
 	}
 }
 
+static struct rl_list static_list = RL_LIST_INIT(static_list);
+
 static void test_empty(void)
 {
 	struct rl_list h;
@@ -60,6 +62,7 @@ static void test_empty(void)
 	rl_list_init(&h);
 	tap_ok(rl_list_empty(&h) && !rl_list_first(&h) && !rl_list_pop(&h),
 	       "a new list is empty: no first entry, nothing to pop");
+	tap_ok(rl_list_empty(&static_list), "RL_LIST_INIT makes an empty list");
 }
 
 static void test_fifo(void)
