@@ -96,7 +96,7 @@ int rl_conn_open(struct rl_conn *c, struct rl_loop *loop, size_t engine_size, ui
 	c->rx = NULL;
 	c->rx_len = 0;
 	c->rx_cap = 0;
-	c->dirty_next = NULL;
+	rl_list_init(&c->dirty);
 	c->id = atomic_fetch_add_explicit(&srv->next_conn_id, 1, memory_order_relaxed) + 1;
 	c->last_active_ns = now_ns;
 	c->partial_since_ns = 0;
@@ -136,8 +136,7 @@ void rl_conn_mark_dirty(struct rl_conn *c)
 	if (c->flags & RL_CONN_DIRTY)
 		return;
 	c->flags |= RL_CONN_DIRTY;
-	c->dirty_next = c->loop->dirty_head;
-	c->loop->dirty_head = c;
+	rl_list_insert_head(&c->loop->dirty, &c->dirty);
 }
 
 static int rx_reserve(struct rl_conn *c, size_t need, size_t limit)
@@ -360,16 +359,9 @@ void rl_conn_abort(struct rl_conn *c)
 
 void rl_conn_forget_dirty(struct rl_conn *c)
 {
-	struct rl_conn **pp;
-
 	if (!(c->flags & RL_CONN_DIRTY) || c->sync)
 		return;
-	for (pp = &c->loop->dirty_head; *pp; pp = &(*pp)->dirty_next) {
-		if (*pp == c) {
-			*pp = c->dirty_next;
-			break;
-		}
-	}
+	rl_list_remove(&c->dirty);
 	c->flags &= ~RL_CONN_DIRTY;
 }
 

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "guard.h"
+#include "list.h"
 #include "proto.h"
 #include "sendq.h"
 
@@ -61,7 +62,7 @@ void rl_stats_add(struct rl_stats *dst, const struct rl_stats *src);
 
 struct rl_loop {
 	struct rl_server *srv;
-	struct rl_conn *dirty_head; /* connections with work queued since the last flush */
+	struct rl_list dirty; /* connections with work queued since the last flush */
 	struct rl_stats stats;
 	unsigned index; /* thread number, 0..threads-1 */
 	int wake_fd;	/* eventfd written by rl_loops_stop() */
@@ -138,13 +139,13 @@ struct rl_conn {
 	uint8_t *rx; /* unconsumed input, when the protocol left some */
 	size_t rx_len;
 	size_t rx_cap;
-	struct rl_conn *dirty_next;
+	struct rl_list dirty; /* on the loop's dirty list (RL_CONN_DIRTY) */
 	uint64_t id;
 	uint64_t last_active_ns;
 	uint32_t flags;
+	unsigned fops_pending;	     /* file ops started and not yet reported */
 	uint64_t close_deadline_ns;  /* close requested: cut off if not flushed by then */
 	struct rl_fileop *fops_done; /* synchronous file ops waiting to be reported */
-	unsigned fops_pending;	     /* file ops started and not yet reported */
 	struct rl_conn_sync *sync;   /* see struct rl_conn_sync; usually NULL */
 	struct rl_guard_key src;     /* its source, when --max-conns-per-source counts it */
 	uint64_t partial_since_ns;   /* input kept as an incomplete line since; 0: none */
@@ -312,13 +313,29 @@ static inline size_t rl_conn_kept_input(const struct rl_conn *c)
 /* Puts `c` on its loop's dirty list (idempotent). */
 void rl_conn_mark_dirty(struct rl_conn *c);
 
-/* Detaches and returns the loop's dirty list (linked through dirty_next). */
-static inline struct rl_conn *rl_loop_take_dirty(struct rl_loop *loop)
+/*
+ * Moves the loop's dirty list into `batch`, most recently dirtied first, leaving the loop's
+ * empty for what the flush dirties; false when there was nothing.  A connection closed
+ * meanwhile leaves the batch (rl_conn_forget_dirty), wherever it is.
+ */
+static inline bool rl_loop_take_dirty(struct rl_loop *loop, struct rl_list *batch)
 {
-	struct rl_conn *head = loop->dirty_head;
+	rl_list_take(batch, &loop->dirty);
+	return !rl_list_empty(batch);
+}
 
-	loop->dirty_head = NULL;
-	return head;
+/* Takes the next connection off a batch from rl_loop_take_dirty() and clears its dirty
+ * mark (what it queues from now on dirties it again); NULL once the batch is done. */
+static inline struct rl_conn *rl_dirty_pop(struct rl_list *batch)
+{
+	struct rl_list *n = rl_list_pop(batch);
+	struct rl_conn *c;
+
+	if (!n)
+		return NULL;
+	c = rl_list_entry(n, struct rl_conn, dirty);
+	c->flags &= ~RL_CONN_DIRTY;
+	return c;
 }
 
 #endif

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "list.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -39,7 +40,7 @@
 
 struct bconn {
 	struct rl_conn base; /* first */
-	struct bconn *prev, *next;
+	struct rl_list link; /* on bstate.live while served, then on bstate.finished */
 	struct bstate *s;
 	pthread_t thread;
 	bool inline_served; /* iterative mode: no thread to join */
@@ -62,8 +63,8 @@ struct bstate {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* a connection ended, or stop */
 	pthread_attr_t attr;
-	struct bconn *live;
-	struct bconn *finished; /* ended threads waiting to be joined */
+	struct rl_list live;	 /* connections being served, newest first (bconn.link) */
+	struct rl_list finished; /* ended threads waiting to be joined (bconn.link) */
 	unsigned nlive;
 	struct rl_stats stats; /* acceptor + ended connections */
 	int lfd;
@@ -182,9 +183,10 @@ static void on_wake_signal(int sig)
  * `stopping`.  A thread that was not in recv() yet checks `stopping` before it enters. */
 static void wake_all(struct bstate *s)
 {
+	struct rl_list *tmp;
 	struct bconn *c;
 
-	for (c = s->live; c; c = c->next)
+	rl_list_foreach_entry(c, tmp, &s->live, struct bconn, link)
 		pthread_kill(c->thread, SIGUSR1);
 }
 
@@ -335,8 +337,7 @@ static int serve(struct bconn *c, struct rl_loop *loop, uint8_t *buf)
 	ret = rl_conn_open(&c->base, loop, sizeof(*c), rl_now_ns());
 	for (;;) {
 		/* Only this thread touches this connection: its dirty mark is just cleared. */
-		rl_loop_take_dirty(loop);
-		c->base.flags &= ~RL_CONN_DIRTY;
+		rl_conn_forget_dirty(&c->base);
 		if (ret >= 0)
 			ret = rl_conn_run_deferred(&c->base);
 		if (ret < 0 || (c->base.flags & RL_CONN_ABORT))
@@ -388,6 +389,7 @@ static void *conn_main(void *arg)
 	uint8_t buf[READ_BUF_SIZE];
 	int ret;
 
+	rl_list_init(&loop.dirty);
 	if (s->srv->cfg.idle_timeout_ns) {
 		set_timeout(c->fd, SO_RCVTIMEO, s->srv->cfg.idle_timeout_ns);
 		c->rcvtimeo_ns = s->srv->cfg.idle_timeout_ns;
@@ -409,16 +411,10 @@ static void *conn_main(void *arg)
 	pthread_mutex_lock(&s->lock);
 	/* Closed under the lock, so blocking_stop() never shuts down a reused fd number. */
 	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->live = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	rl_list_remove(&c->link);
 	s->nlive--;
 	rl_stats_add(&s->stats, &loop.stats);
-	c->next = s->finished;
-	s->finished = c;
+	rl_list_insert_head(&s->finished, &c->link);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	return NULL;
@@ -427,14 +423,14 @@ static void *conn_main(void *arg)
 /* Joins the threads of ended connections and frees them. */
 static void reap(struct bstate *s)
 {
-	struct bconn *c, *next;
+	struct rl_list ended, *n;
 
 	pthread_mutex_lock(&s->lock);
-	c = s->finished;
-	s->finished = NULL;
+	rl_list_take(&ended, &s->finished);
 	pthread_mutex_unlock(&s->lock);
-	for (; c; c = next) {
-		next = c->next;
+	while ((n = rl_list_pop(&ended))) {
+		struct bconn *c = rl_list_entry(n, struct bconn, link);
+
 		if (!c->inline_served)
 			pthread_join(c->thread, NULL);
 		free(c);
@@ -468,10 +464,7 @@ static void spawn(struct bstate *s, int fd)
 	c->base.quiet_since_ns = rl_now_ns(); /* before its thread exists: no race */
 	rl_server_tune_socket(srv, fd);
 	pthread_mutex_lock(&s->lock);
-	c->next = s->live;
-	if (s->live)
-		s->live->prev = c;
-	s->live = c;
+	rl_list_insert_head(&s->live, &c->link);
 	s->nlive++;
 	s->stats.accepted++;
 	if (srv->cfg.blocking_mode == RL_BLOCKING_ITERATIVE) {
@@ -484,9 +477,7 @@ static void spawn(struct bstate *s, int fd)
 	}
 	ret = pthread_create(&c->thread, &s->attr, conn_main, c);
 	if (ret) {
-		s->live = c->next;
-		if (c->next)
-			c->next->prev = NULL;
+		rl_list_remove(&c->link);
 		s->nlive--;
 		s->stats.errors++;
 		pthread_mutex_unlock(&s->lock);
@@ -534,11 +525,12 @@ static bool listener_ready(int lfd)
 static bool evict_one(struct bstate *s)
 {
 	struct bconn *c, *best = NULL;
+	struct rl_list *tmp;
 	uint64_t now = rl_now_ns(), age = 0, a;
 
 	if (!listener_ready(s->lfd))
 		return false;
-	for (c = s->live; c; c = c->next) {
+	rl_list_foreach_entry(c, tmp, &s->live, struct bconn, link) {
 		a = c->evicted ? 0 : rl_guard_evict_age(&s->srv->cfg, &c->base, now, true);
 		if (a > age) {
 			age = a;
@@ -616,6 +608,8 @@ static int blocking_start(struct rl_server *srv)
 	if (!s)
 		return -ENOMEM;
 	s->srv = srv;
+	rl_list_init(&s->live);
+	rl_list_init(&s->finished);
 	s->lfd = rl_server_listen_fd(srv, 0);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
@@ -655,6 +649,7 @@ static void blocking_join(struct rl_server *srv)
 {
 	struct bstate *s = srv->engine_state;
 	uint64_t deadline = rl_now_ns() + srv->cfg.drain_timeout_ns;
+	struct rl_list *tmp;
 	struct bconn *c;
 
 	if (!s)
@@ -675,7 +670,7 @@ static void blocking_join(struct rl_server *srv)
 		wake_all(s);
 	}
 	/* Past the drain deadline: cut the rest off; their blocked send()s fail at once. */
-	for (c = s->live; c; c = c->next)
+	rl_list_foreach_entry(c, tmp, &s->live, struct bconn, link)
 		shutdown(c->fd, SHUT_RDWR);
 	while (s->nlive)
 		pthread_cond_wait(&s->cond, &s->lock);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "list.h"
 #include "log.h"
 #include "policy.h"
 #include "server.h"
@@ -33,8 +34,7 @@
 
 struct econn {
 	struct rl_conn base; /* first */
-	struct econn *prev, *next;
-	struct econn *grave_next;
+	struct rl_list link; /* on the loop's live list while open, then on its graves */
 	int fd;
 	uint32_t events; /* what epoll watches now */
 	bool closed;
@@ -50,9 +50,9 @@ struct eloop {
 	bool listening;
 	bool accept_paused;
 	bool draining;
-	bool lingering; /* some connection waits to flush before it closes */
-	struct econn *live;
-	struct econn *grave;
+	bool lingering;	      /* some connection waits to flush before it closes */
+	struct rl_list live;  /* open connections, newest first (econn.link) */
+	struct rl_list grave; /* closed this batch, freed at its end (econn.link) */
 	unsigned nlive;
 	unsigned max_conns;
 	uint64_t backoff_until;
@@ -104,17 +104,11 @@ static void conn_close(struct eloop *l, struct econn *c)
 	c->closed = true;
 	c->base.flags |= RL_CONN_ABORT;
 	close(c->fd); /* also removes it from the epoll set */
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->live = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	rl_list_remove(&c->link);
 	l->nlive--;
 	l->base.stats.closed++;
 	rl_conn_release(&c->base);
-	c->grave_next = l->grave;
-	l->grave = c;
+	rl_list_insert_head(&l->grave, &c->link);
 	if (l->accept_paused && l->nlive < l->max_conns) {
 		l->accept_paused = false;
 		if (!l->backoff_until && !l->draining)
@@ -202,15 +196,12 @@ static void conn_flush(struct eloop *l, struct econn *c)
 /* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
 static void flush_dirty(struct eloop *l)
 {
-	struct rl_conn *bc, *next;
+	struct rl_list batch;
+	struct rl_conn *bc;
 
-	while ((bc = rl_loop_take_dirty(&l->base))) {
-		for (; bc; bc = next) {
-			next = bc->dirty_next;
-			bc->flags &= ~RL_CONN_DIRTY;
+	while (rl_loop_take_dirty(&l->base, &batch))
+		while ((bc = rl_dirty_pop(&batch)))
 			conn_flush(l, (struct econn *)bc);
-		}
-	}
 }
 
 static void conn_new(struct eloop *l, int fd)
@@ -242,10 +233,7 @@ static void conn_new(struct eloop *l, int fd)
 		return;
 	}
 	c->events = ev.events;
-	c->next = l->live;
-	if (l->live)
-		l->live->prev = c;
-	l->live = c;
+	rl_list_insert_head(&l->live, &c->link);
 	l->nlive++;
 	l->base.stats.accepted++;
 	rl_server_tune_socket(srv, fd);
@@ -258,10 +246,11 @@ static void conn_new(struct eloop *l, int fd)
 static struct econn *pick_victim(struct eloop *l, uint64_t *age)
 {
 	struct econn *c, *best = NULL;
+	struct rl_list *tmp;
 	uint64_t a;
 
 	*age = 0;
-	for (c = l->live; c; c = c->next) {
+	rl_list_foreach_entry(c, tmp, &l->live, struct econn, link) {
 		a = rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
 		if (a > *age) {
 			*age = a;
@@ -355,6 +344,7 @@ static void on_conn(struct eloop *l, struct econn *c, uint32_t events)
 
 static void start_drain(struct eloop *l)
 {
+	struct rl_list *tmp;
 	struct econn *c;
 
 	if (l->draining)
@@ -362,7 +352,7 @@ static void start_drain(struct eloop *l)
 	l->draining = true;
 	l->drain_deadline = l->base.now_ns + l->base.srv->cfg.drain_timeout_ns;
 	set_listening(l, false);
-	for (c = l->live; c; c = c->next)
+	rl_list_foreach_entry(c, tmp, &l->live, struct econn, link)
 		rl_conn_close(&c->base);
 }
 
@@ -374,7 +364,8 @@ static void on_timer(struct eloop *l)
 				    .drain_deadline_ns = l->drain_deadline,
 				    .draining = l->draining};
 	uint64_t sweep = rl_policy_sweep_ns(&l->base.srv->cfg), now = k.now_ns;
-	struct econn *c, *next;
+	struct rl_list *tmp;
+	struct econn *c;
 	enum rl_verdict v;
 
 	if (l->backoff_until && now >= l->backoff_until) {
@@ -389,8 +380,7 @@ static void on_timer(struct eloop *l)
 	l->lingering = false;
 	if (l->accept_paused && l->base.srv->cfg.evict_idle_ns && !l->draining && !l->backoff_until)
 		set_listening(l, true); /* full: look again for a connection to evict */
-	for (c = l->live; c; c = next) {
-		next = c->next;
+	rl_list_foreach_entry(c, tmp, &l->live, struct econn, link) {
 		v = rl_policy_judge(&c->base, &k, c->linger && !rl_socket_unacked(c->fd),
 				    &l->base.stats);
 		if (v == RL_VERDICT_LINGER)
@@ -415,14 +405,26 @@ static int wait_ms(const struct eloop *l)
 	return (int)((t + RL_NSEC_PER_MSEC - 1) / RL_NSEC_PER_MSEC);
 }
 
+/* Frees the connections closed during the batch just handled (see the top). */
+static void bury(struct eloop *l)
+{
+	struct rl_list *n;
+
+	while ((n = rl_list_pop(&l->grave)))
+		free(rl_list_entry(n, struct econn, link));
+}
+
 static void *loop_main(void *arg)
 {
 	struct eloop *l = arg;
 	struct epoll_event events[MAX_EVENTS];
 	struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &wake_tag};
 	struct rl_server *srv = l->base.srv;
+	struct rl_list *node;
 	int n, i, err = 0;
 
+	rl_list_init(&l->live);
+	rl_list_init(&l->grave);
 	l->lfd = rl_server_listen_fd(srv, l->base.index);
 	l->shared_listener = srv->nlisten < srv->cfg.threads;
 	l->max_conns =
@@ -464,22 +466,12 @@ static void *loop_main(void *arg)
 		}
 		on_timer(l);
 		flush_dirty(l);
-		while (l->grave) {
-			struct econn *c = l->grave;
-
-			l->grave = c->grave_next;
-			free(c);
-		}
+		bury(l);
 	}
 out:
-	while (l->live)
-		conn_close(l, l->live);
-	while (l->grave) {
-		struct econn *c = l->grave;
-
-		l->grave = c->grave_next;
-		free(c);
-	}
+	while ((node = rl_list_first(&l->live)))
+		conn_close(l, rl_list_entry(node, struct econn, link));
+	bury(l);
 	free(l->rbuf);
 	if (l->ep >= 0)
 		close(l->ep);

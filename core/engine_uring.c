@@ -139,9 +139,12 @@ static void *loop_main(void *arg)
 {
 	struct uloop *l = arg;
 	struct rl_server *srv = l->base.srv;
+	struct rl_list *n;
 	struct rl_cqe cqe;
 	int ret;
 
+	rl_list_init(&l->live);
+	rl_list_init(&l->starved);
 	l->lfd = rl_server_listen_fd(srv, l->base.index);
 	l->base.submit_fileop = ul_fileop;
 	if (!rl_ring_feature_off("lend"))
@@ -184,10 +187,9 @@ static void *loop_main(void *arg)
 			 l->base.index, (unsigned long long)l->r.overflows,
 			 (unsigned long long)l->r.submit_busy);
 	/* Fatal exit only: free what is left.  io_uring_queue_exit cancels in-flight I/O. */
-	while (l->live) {
-		struct uconn *c = l->live;
+	while ((n = rl_list_pop(&l->live))) {
+		struct uconn *c = rl_list_entry(n, struct uconn, link);
 
-		l->live = c->next;
 		close(c->fd);
 		rl_conn_release(&c->base);
 		free(c);

@@ -189,6 +189,7 @@ int rl_loops_start(struct rl_server *srv, size_t stride, void *(*fn)(void *), in
 
 		l->srv = srv;
 		l->index = i;
+		rl_list_init(&l->dirty);
 		l->wake_fd = eventfd(0, EFD_CLOEXEC | efd_flags);
 		if (l->wake_fd < 0) {
 			ret = -errno;

@@ -110,20 +110,11 @@ void ul_arm_recv(struct uloop *l, struct uconn *c)
 	us_set_recv(c, RECV_ARMED);
 }
 
-void ul_starved_remove(struct uloop *l, struct uconn *c)
+void ul_starved_remove(struct uconn *c)
 {
-	struct uconn **pp, *prev = NULL;
-
 	if (!us_starved(c))
 		return;
-	for (pp = &l->starved_head; *pp; prev = *pp, pp = &(*pp)->starved_next) {
-		if (*pp == c) {
-			*pp = c->starved_next;
-			if (l->starved_tail == c)
-				l->starved_tail = prev;
-			break;
-		}
-	}
+	rl_list_remove(&c->starved);
 	us_set_recv(c, RECV_IDLE);
 }
 
@@ -182,16 +173,14 @@ static void send_head(struct uloop *l, struct uconn *c)
 }
 
 /* Turns what protocols queued since the last turn into SQEs. */
-static void flush_list(struct uloop *l, struct rl_conn *bc)
+static void flush_batch(struct uloop *l, struct rl_list *batch)
 {
-	struct rl_conn *next;
+	struct rl_conn *bc;
 	int ret;
 
-	for (; bc; bc = next) {
+	while ((bc = rl_dirty_pop(batch))) {
 		struct uconn *c = (struct uconn *)bc;
 
-		next = bc->dirty_next;
-		bc->flags &= ~RL_CONN_DIRTY;
 		if (us_closing(c) || us_lingering(c))
 			continue;
 		ret = rl_conn_run_deferred(bc);
@@ -229,23 +218,21 @@ static void flush_list(struct uloop *l, struct rl_conn *bc)
 /* A flush can dirty other connections (a protocol's on_close broadcasting): loop. */
 void ul_flush_dirty(struct uloop *l)
 {
-	struct rl_conn *bc;
+	struct rl_list batch;
 
-	while ((bc = rl_loop_take_dirty(&l->base)))
-		flush_list(l, bc);
+	while (rl_loop_take_dirty(&l->base, &batch))
+		flush_batch(l, &batch);
 }
 
 /* Re-arms connections whose recv ended with -ENOBUFS, now that buffers are back. */
 void ul_rearm_starved(struct uloop *l)
 {
 	unsigned budget = l->br.count;
+	struct rl_list *n;
 
-	while (l->starved_head && budget--) {
-		struct uconn *c = l->starved_head;
+	while (budget-- && (n = rl_list_pop(&l->starved))) {
+		struct uconn *c = rl_list_entry(n, struct uconn, starved);
 
-		l->starved_head = c->starved_next;
-		if (!l->starved_head)
-			l->starved_tail = NULL;
 		us_set_recv(c, RECV_IDLE);
 		ul_arm_recv(l, c);
 	}
@@ -297,12 +284,7 @@ void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe)
 		l->base.stats.enobufs++;
 		if (!more && !us_closing(c)) { /* its recv ended above: idle */
 			us_set_recv(c, RECV_STARVED);
-			c->starved_next = NULL;
-			if (l->starved_tail)
-				l->starved_tail->starved_next = c;
-			else
-				l->starved_head = c;
-			l->starved_tail = c;
+			rl_list_insert_tail(&l->starved, &c->starved);
 		}
 	} else if (cqe->res != -ECANCELED) {
 		if (us_lingering(c))

@@ -142,7 +142,7 @@ void ul_conn_start_close(struct uloop *l, struct uconn *c)
 		return;
 	us_set_close(c, CLOSE_PENDING);
 	c->base.flags |= RL_CONN_ABORT; /* protocols' late sends are dropped */
-	ul_starved_remove(l, c);
+	ul_starved_remove(c);
 	if (c->inflight) {
 		/*
 		 * Ending the socket completes every request on it (the multishot recv with 0, a
@@ -166,18 +166,14 @@ void ul_conn_settle(struct uloop *l, struct uconn *c)
 		submit_close(l, c);
 		return;
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		l->live = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	rl_list_remove(&c->link);
 	l->nlive--;
 	l->base.stats.closed++;
 	ul_lend_return(l, c); /* lent but never sent: the connection closed first */
 	/* Freed closed, with every CQE in: no recv or send in flight, and off the starved
 	 * FIFO (closing took it off, and a closing connection does not join it). */
-	assert(us_close_sent(c) && !c->inflight && us_recv_idle(c) && !us_send_busy(c));
+	assert(us_close_sent(c) && !c->inflight && us_recv_idle(c) && !us_send_busy(c) &&
+	       !rl_list_linked(&c->starved));
 	rl_conn_release(&c->base);
 	free(c);
 	if (l->accept_paused && l->nlive < l->max_conns) {
@@ -298,10 +294,8 @@ static void conn_new(struct uloop *l, int fd)
 		return;
 	}
 	c->fd = fd;
-	c->next = l->live;
-	if (l->live)
-		l->live->prev = c;
-	l->live = c;
+	rl_list_init(&c->starved);
+	rl_list_insert_head(&l->live, &c->link);
 	l->nlive++;
 	l->base.stats.accepted++;
 	rl_server_tune_socket(srv, fd);
@@ -325,12 +319,13 @@ static void conn_new(struct uloop *l, int fd)
 static struct uconn *pick_victim(struct uloop *l, uint64_t *age)
 {
 	struct uconn *c, *best = NULL;
+	struct rl_list *tmp;
 	uint64_t a;
 
 	*age = 0;
 	if (!l->base.srv->cfg.evict_idle_ns)
 		return NULL;
-	for (c = l->live; c; c = c->next) {
+	rl_list_foreach_entry(c, tmp, &l->live, struct uconn, link) {
 		a = us_closing(c)
 			? 0
 			: rl_guard_evict_age(&l->base.srv->cfg, &c->base, l->base.now_ns, false);
@@ -384,6 +379,7 @@ void ul_on_accept(struct uloop *l, const struct rl_cqe *cqe)
 
 void ul_start_drain(struct uloop *l)
 {
+	struct rl_list *tmp;
 	struct uconn *c;
 
 	if (l->draining)
@@ -393,7 +389,7 @@ void ul_start_drain(struct uloop *l)
 	cancel_accept(l);
 	/* Stop reading first; once a connection's recv has ended, every byte it read has
 	 * been answered, and it closes after those replies are sent. */
-	for (c = l->live; c; c = c->next) {
+	rl_list_foreach_entry(c, tmp, &l->live, struct uconn, link) {
 		us_drain(c);
 		if (us_recv_armed(c))
 			ul_submit_cancel(l, c, false);
@@ -410,7 +406,8 @@ void ul_on_tick(struct uloop *l)
 	struct rl_policy_clock k = {.now_ns = l->base.now_ns,
 				    .drain_deadline_ns = l->drain_deadline,
 				    .draining = l->draining};
-	struct uconn *c, *next;
+	struct rl_list *tmp;
+	struct uconn *c;
 	enum rl_verdict v;
 
 	l->tick_armed = false;
@@ -423,8 +420,7 @@ void ul_on_tick(struct uloop *l)
 		l->accept_paused = false; /* full: look again for a connection to evict */
 		ul_arm_accept(l);
 	}
-	for (c = l->live; c; c = next) {
-		next = c->next;
+	rl_list_foreach_entry(c, tmp, &l->live, struct uconn, link) {
 		if (us_closing(c))
 			continue;
 		v = rl_policy_judge(&c->base, &k, us_lingering(c) && !rl_socket_unacked(c->fd),

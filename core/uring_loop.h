@@ -21,6 +21,7 @@
 #include "bufring.h"
 #include "conn.h"
 #include "fixedbuf.h"
+#include "list.h"
 #include "log.h"
 #include "ring.h"
 
@@ -57,9 +58,9 @@ enum us_life { LIFE_OPEN, LIFE_DRAIN, LIFE_LINGER };
 enum us_close { CLOSE_NONE, CLOSE_PENDING, CLOSE_SENT };
 
 struct uconn {
-	struct rl_conn base; /* first: rl_conn_open() finds the protocol state after us */
-	struct uconn *prev, *next;
-	struct uconn *starved_next;
+	struct rl_conn base;	/* first: rl_conn_open() finds the protocol state after us */
+	struct rl_list link;	/* on the loop's list of connections, newest first */
+	struct rl_list starved; /* on the loop's starved FIFO while RECV_STARVED */
 	int fd;
 	unsigned inflight; /* CQEs still owed to this connection */
 	uint8_t recv_st;   /* enum us_recv */
@@ -203,10 +204,10 @@ struct uloop {
 	struct rl_fixedbuf fixed; /* registered buffers, when the protocol does file I/O */
 	int lfd;
 	uint64_t wake_buf;
-	struct uconn *live;
+	struct rl_list live; /* every connection until it is freed (uconn.link) */
 	unsigned nlive;
 	unsigned max_conns;
-	struct uconn *starved_head, *starved_tail;
+	struct rl_list starved; /* FIFO of connections waiting for buffers (uconn.starved) */
 	/* The receive buffer being delivered (lendable to its connection), and lending's
 	 * bound: at most lend_max buffers out, so slow readers cannot drain the ring. */
 	struct uconn *in_conn;
@@ -254,7 +255,7 @@ static inline void ul_sqe_conn_file(struct io_uring_sqe *sqe, const struct uconn
 int ul_send_input(struct rl_loop *loop, struct rl_conn *bc, const void *p, size_t n);
 void ul_lend_return(struct uloop *l, struct uconn *c);
 void ul_arm_recv(struct uloop *l, struct uconn *c);
-void ul_starved_remove(struct uloop *l, struct uconn *c);
+void ul_starved_remove(struct uconn *c);
 void ul_flush_dirty(struct uloop *l);
 void ul_rearm_starved(struct uloop *l);
 void ul_on_recv(struct uloop *l, struct uconn *c, const struct rl_cqe *cqe);

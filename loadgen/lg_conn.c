@@ -46,20 +46,9 @@ static void prep_close(struct lg_worker *w, struct lg_conn *c, struct io_uring_s
 }
 
 /* Takes c off the starved list if it is on it. */
-static void unstarve(struct lg_worker *w, struct lg_conn *c)
+static void unstarve(struct lg_conn *c)
 {
-	struct lg_conn **pp, *prev = NULL;
-
-	if (!(c->flags & LCF_STARVED))
-		return;
-	for (pp = &w->starved_head; *pp; prev = *pp, pp = &(*pp)->next_starved) {
-		if (*pp == c) {
-			*pp = c->next_starved;
-			if (w->starved_tail == c)
-				w->starved_tail = prev;
-			break;
-		}
-	}
+	rl_list_remove(&c->starved);
 	c->flags &= ~LCF_STARVED;
 }
 
@@ -71,7 +60,7 @@ void lg_conn_close(struct lg_worker *w, struct lg_conn *c)
 		return;
 	c->state = LC_CLOSING;
 	lg_pace_cancel(w, c);
-	unstarve(w, c);
+	unstarve(c);
 	sqe = lg_sqe(w);
 	if (!sqe)
 		return;
@@ -262,24 +251,17 @@ void lg_conn_arm_recv(struct lg_worker *w, struct lg_conn *c)
 void lg_conn_starve(struct lg_worker *w, struct lg_conn *c)
 {
 	c->flags |= LCF_STARVED;
-	c->next_starved = NULL;
-	if (w->starved_tail)
-		w->starved_tail->next_starved = c;
-	else
-		w->starved_head = c;
-	w->starved_tail = c;
+	rl_list_insert_tail(&w->starved, &c->starved);
 }
 
 void lg_conn_rearm_starved(struct lg_worker *w)
 {
 	unsigned budget = rl_bufring_available(&w->br);
+	struct rl_list *n;
 
-	while (w->starved_head && budget--) {
-		struct lg_conn *c = w->starved_head;
+	while (budget-- && (n = rl_list_pop(&w->starved))) {
+		struct lg_conn *c = rl_list_entry(n, struct lg_conn, starved);
 
-		w->starved_head = c->next_starved;
-		if (!w->starved_head)
-			w->starved_tail = NULL;
 		c->flags &= ~LCF_STARVED;
 		lg_conn_arm_recv(w, c);
 	}

@@ -15,6 +15,7 @@
 
 #include "lg_proto.h"
 #include "lg_sched.h"
+#include "list.h"
 #include "ring.h"
 #include "stats.h"
 #include "worker.h"
@@ -63,13 +64,13 @@ struct lg_conn {
 	struct lg_slot *slots;	      /* slot_mask + 1 entries (in the worker's array) */
 	uint8_t *sbuf;		      /* send buffer, sbuf_cap bytes (worker's array) */
 	void *pstate;		      /* protocol state (worker's array) */
-	struct lg_conn *next_dirty;
-	struct lg_conn *next_starved;
-	uint32_t slen;	   /* bytes in sbuf */
-	uint32_t soff;	   /* bytes of sbuf already sent */
-	uint32_t id;	   /* process-wide connection number */
-	int fd;		   /* socket, or its registered-file index (lg_worker.fixed) */
-	uint16_t inflight; /* CQEs still owed to this connection */
+	struct rl_list dirty;	      /* on the worker's dirty list (LCF_DIRTY) */
+	struct rl_list starved;	      /* on the worker's starved FIFO (LCF_STARVED) */
+	uint32_t slen;		      /* bytes in sbuf */
+	uint32_t soff;		      /* bytes of sbuf already sent */
+	uint32_t id;		      /* process-wide connection number */
+	int fd;			      /* socket, or its registered-file index (lg_worker.fixed) */
+	uint16_t inflight;	      /* CQEs still owed to this connection */
 	uint8_t state;
 	uint8_t flags;
 };

@@ -21,8 +21,7 @@ void lg_pipeline_mark_dirty(struct lg_worker *w, struct lg_conn *c)
 	if (c->flags & LCF_DIRTY)
 		return;
 	c->flags |= LCF_DIRTY;
-	c->next_dirty = w->dirty;
-	w->dirty = c;
+	rl_list_insert_head(&w->dirty, &c->dirty);
 }
 
 void lg_pipeline_start(struct lg_worker *w, struct lg_conn *c)
@@ -94,10 +93,11 @@ static void send_more(struct lg_worker *w, struct lg_conn *c, lg_pipeline_fill_f
 
 void lg_pipeline_flush(struct lg_worker *w, lg_pipeline_fill_fn *fill)
 {
-	struct lg_conn *c;
+	struct rl_list *n;
 
-	while ((c = w->dirty)) {
-		w->dirty = c->next_dirty;
+	while ((n = rl_list_pop(&w->dirty))) {
+		struct lg_conn *c = rl_list_entry(n, struct lg_conn, dirty);
+
 		c->flags &= ~LCF_DIRTY;
 		if (c->state == LC_OPEN && !(c->flags & LCF_SEND_BUSY))
 			send_more(w, c, fill);

@@ -82,6 +82,8 @@ int lg_worker_prepare(struct lg_worker *w, const struct lg_config *cfg, struct l
 	w->nconns = nconns;
 	w->barrier = barrier;
 	w->mode = pick_mode(cfg->proto);
+	rl_list_init(&w->dirty);
+	rl_list_init(&w->starved);
 	return 0;
 }
 
@@ -164,8 +166,11 @@ static int setup_conns(struct lg_worker *w)
 	if (!w->conns || !w->slots || !w->sbufs || !w->pstates)
 		return -ENOMEM;
 	memset(w->conns, 0, (size_t)w->nconns * sizeof(*w->conns));
-	for (i = 0; i < w->nconns; i++)
+	for (i = 0; i < w->nconns; i++) {
 		w->conns[i].fd = -1;
+		rl_list_init(&w->conns[i].dirty);
+		rl_list_init(&w->conns[i].starved);
+	}
 	ret = lg_sched_init(&w->sched, w->nconns);
 	if (ret)
 		return ret;
@@ -482,7 +487,7 @@ static uint64_t next_deadline(const struct lg_worker *w)
 		dl = top->key;
 	if (w->next_connect < w->nconns && w->ramp_connecting < w->cfg->max_connecting)
 		dl = min_u64(dl, w->ramp_t0 + (uint64_t)(w->next_connect * w->connect_period_ns));
-	if (w->starved_head && rl_bufring_available(&w->br))
+	if (!rl_list_empty(&w->starved) && rl_bufring_available(&w->br))
 		dl = w->now;
 	return dl;
 }

@@ -20,6 +20,7 @@
 #include "bufring.h"
 #include "hist.h"
 #include "lg_sched.h"
+#include "list.h"
 #include "load.h"
 #include "ring.h"
 #include "stats.h"
@@ -55,9 +56,9 @@ struct lg_worker {
 	unsigned pinit; /* protocol states initialised (conn_init succeeded) */
 
 	struct lg_sched sched;
-	double period_ns; /* open loop: ns between one connection's requests */
-	struct lg_conn *dirty;
-	struct lg_conn *starved_head, *starved_tail;
+	double period_ns;	/* open loop: ns between one connection's requests */
+	struct rl_list dirty;	/* connections with requests to send (lg_conn.dirty) */
+	struct rl_list starved; /* FIFO of recvs waiting for buffers (lg_conn.starved) */
 
 	unsigned next_connect; /* conns[] index of the next connect to start */
 	unsigned connecting;

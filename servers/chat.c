@@ -26,11 +26,12 @@
 
 #include "conn.h"
 #include "line.h"
+#include "list.h"
 #include "protocols.h"
 #include "server.h"
 
 struct member {
-	struct member *prev, *next;
+	struct rl_list link; /* in room.members while in_room */
 	struct rl_conn *conn;
 	int in_room;
 };
@@ -38,19 +39,14 @@ struct member {
 /* The room.  The lock only matters on the blocking engine; one loop never contends it. */
 static struct {
 	pthread_mutex_t lock;
-	struct member *head;
-} room = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct rl_list members; /* newest first */
+} room = {.lock = PTHREAD_MUTEX_INITIALIZER, .members = RL_LIST_INIT(room.members)};
 
 static void room_leave_locked(struct member *m)
 {
 	if (!m->in_room)
 		return;
-	if (m->prev)
-		m->prev->next = m->next;
-	else
-		room.head = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
+	rl_list_remove(&m->link);
 	m->in_room = 0;
 }
 
@@ -60,11 +56,7 @@ static int chat_on_open(struct rl_conn *c)
 
 	m->conn = c;
 	pthread_mutex_lock(&room.lock);
-	m->next = room.head;
-	m->prev = NULL;
-	if (room.head)
-		room.head->prev = m;
-	room.head = m;
+	rl_list_insert_head(&room.members, &m->link);
 	m->in_room = 1;
 	pthread_mutex_unlock(&room.lock);
 	return 0;
@@ -92,7 +84,8 @@ static int broadcast(struct rl_conn *from, const uint8_t *text, size_t len)
 {
 	const struct rl_server_config *cfg = rl_conn_config(from);
 	struct rl_chunk *line = rl_chunk_new(len + 24);
-	struct member *m, *next;
+	struct rl_list *tmp;
+	struct member *m;
 	char why[96];
 	int n;
 
@@ -110,8 +103,7 @@ static int broadcast(struct rl_conn *from, const uint8_t *text, size_t len)
 	 * that is too slow is told why and closed here, under the lock (rl_conn_send and
 	 * rl_conn_close only queue and flag; neither re-enters the room). */
 	pthread_mutex_lock(&room.lock);
-	for (m = room.head; m; m = next) {
-		next = m->next;
+	rl_list_foreach_entry(m, tmp, &room.members, struct member, link) {
 		if (m->conn == from && !cfg->echo_self)
 			continue;
 		if (rl_conn_send_chunk(m->conn, line, 0, line->len, cfg->sendq_high) == -ENOBUFS) {

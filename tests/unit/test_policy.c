@@ -34,8 +34,9 @@ static uint8_t rx[16];
 static void fresh(struct rl_conn *c)
 {
 	memset(c, 0, sizeof(*c));
+	rl_list_init(&c->dirty);
 	memset(&loop.stats, 0, sizeof(loop.stats));
-	loop.dirty_head = NULL;
+	rl_list_init(&loop.dirty);
 	loop.now_ns = T0;
 	c->loop = &loop;
 	c->id = 1;
@@ -170,7 +171,7 @@ static void test_line(void)
 	       "the line cut counts line_timeouts only");
 	tap_ok(rl_sendq_bytes(&c.sq) == strlen(timeout_reply) && (c.flags & RL_CONN_CLOSE_AFTER) &&
 		   c.close_deadline_ns == T0 + LINE + srv.cfg.drain_timeout_ns &&
-		   loop.dirty_head == &c,
+		   rl_list_first(&loop.dirty) == &c.dirty,
 	       "the line cut queued the error line and asked for a close after it");
 	tap_ok(judge(&c, T0 + LINE + MS, false, 0, false) == RL_VERDICT_LINGER &&
 		   loop.stats.line_timeouts == 1,
