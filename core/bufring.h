@@ -47,6 +47,25 @@ int rl_bufring_recycle(struct rl_bufring *b, unsigned bid);
 /* Publishes staged buffers to the kernel. */
 void rl_bufring_commit(struct rl_bufring *b);
 
+/* Makes `sqe` take its buffer from `b` when it completes (IOSQE_BUFFER_SELECT, b's group). */
+static inline void rl_bufring_select(struct io_uring_sqe *sqe, const struct rl_bufring *b)
+{
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = b->bgid;
+}
+
+/*
+ * Prepares `sqe` as a multishot recv on socket `fd` into buffers from `b`: one CQE per
+ * buffer filled, until one comes without IORING_CQE_F_MORE.  The caller adds its
+ * user_data (and IOSQE_FIXED_FILE with a slot for `fd`, if it registered one).
+ */
+static inline void rl_bufring_prep_recv(struct io_uring_sqe *sqe, int fd,
+					const struct rl_bufring *b)
+{
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	rl_bufring_select(sqe, b);
+}
+
 /* Returns the number of buffers with the kernel or staged to go back. */
 static inline unsigned rl_bufring_available(const struct rl_bufring *b)
 {

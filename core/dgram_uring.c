@@ -81,8 +81,7 @@ static void arm_recv(struct dloop *l)
 	if (!sqe)
 		return;
 	io_uring_prep_recvmsg_multishot(sqe, l->fd, &l->rx_tmpl, 0);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BUFFER_GROUP;
+	rl_bufring_select(sqe, &l->br);
 	io_uring_sqe_set_data64(sqe, rl_udata(l, RL_OP_RECV));
 	l->recv_armed = true;
 }

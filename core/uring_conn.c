@@ -101,10 +101,8 @@ void ul_arm_recv(struct uloop *l, struct uconn *c)
 	sqe = ul_sqe_get(l);
 	if (!sqe)
 		return;
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	rl_bufring_prep_recv(sqe, c->fd, &l->br);
 	ul_sqe_conn_file(sqe, c);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BUFFER_GROUP;
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
 	c->inflight++;
 	us_set_recv(c, RECV_ARMED);

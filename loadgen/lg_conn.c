@@ -239,10 +239,8 @@ void lg_conn_arm_recv(struct lg_worker *w, struct lg_conn *c)
 	sqe = lg_sqe(w);
 	if (!sqe)
 		return;
-	io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	rl_bufring_prep_recv(sqe, c->fd, &w->br);
 	lg_sqe_file(w, sqe);
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = LG_BUFFER_GROUP;
 	io_uring_sqe_set_data64(sqe, rl_udata(c, RL_OP_RECV));
 	c->inflight++;
 	c->flags |= LCF_RECV_ARMED;
