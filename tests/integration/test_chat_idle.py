@@ -74,14 +74,19 @@ def listener(tap, engine):
                "exit 0, idle-closed counted", "rc %r, stderr:\n%s" % (rc, err))
 
 
-def read_to_end(peer, wait):
-    """Reads what `peer` was sent until EOF (or `wait` s of silence): (flood lines in order
-    from 0, the lines after them, how it ended).  Other clients' "tick" lines are passed
-    over."""
+def read_to_end(peer, wait, total=90):
+    """Reads what `peer` was sent until EOF (or `wait` s of silence, or `total` s in all: a
+    server that never ends the connection fails the check instead of hanging the test):
+    (flood lines in order from 0, the lines after them, how it ended).  Other clients'
+    "tick" lines are passed over."""
     n, rest, end = 0, [], None
     peer.sock.settimeout(wait)
+    stop = time.monotonic() + total
     try:
         while True:
+            if time.monotonic() > stop:
+                end = "still open after %d s" % total
+                break
             line = peer.readline(wait)
             got = parse(line)
             if got and got[1] == b"tick":
