@@ -121,7 +121,7 @@ void rl_hist_free(struct rl_hist *h)
  * The index range [*lo, *hi] that can hold non-zero counts: none when nothing was counted
  * (every writer of counts adds to total), the span of min and max when they are known,
  * else all of it.  ringlab-load's layout (1 ns .. 1 h, 3 digits) has 33,792 slots;
- * latencies from 10 us to 20 ms span about 11,200 of them (indices 4,322..15,556), so a
+ * latencies from 10 us to 20 ms span 11,235 of them (indices 4,322..15,556), so a
  * reset or merge over the span touches a third of the array, or less.
  */
 static bool used_span(const struct rl_hist *h, int32_t *lo, int32_t *hi)
